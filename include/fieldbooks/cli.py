@@ -1,0 +1,191 @@
+"""The `fieldbooks` command: every pipeline step outside Airflow, with the DAG's own functions."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from typing import Any
+
+from fieldbooks.config import load_settings
+
+
+def _print(value: Any) -> None:
+    """Print a step's result as readable JSON."""
+    print(json.dumps(value, indent=2, default=str))
+
+
+def _cmd_sandbox_serve(args: argparse.Namespace) -> int:
+    from qbo_sandbox.server import main as sandbox_main
+
+    argv = ["--host", args.host, "--port", str(args.port), "--db", args.db]
+    if args.demo:
+        argv.append("--demo")
+    return sandbox_main(argv) or 0
+
+
+def _cmd_ops_seed(args: argparse.Namespace) -> int:
+    from fieldbooks.ops.seed import seed_demo
+
+    settings = load_settings()
+    settings.home.mkdir(parents=True, exist_ok=True)
+    counts = seed_demo(
+        settings.ops_url, seed=args.seed, customers=args.customers, invoices=args.invoices
+    )
+    _print(counts.__dict__)
+    return 0
+
+
+def _cmd_extract(args: argparse.Namespace) -> int:
+    from fieldbooks import pipeline
+
+    step = pipeline.step_extract_ops if args.side == "ops" else pipeline.step_extract_qbo
+    _print(step(load_settings()))
+    return 0
+
+
+def _cmd_transform(args: argparse.Namespace) -> int:
+    from fieldbooks import pipeline
+
+    _print(pipeline.step_transform(load_settings()))
+    return 0
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    from fieldbooks import pipeline
+
+    _print(pipeline.step_validate(load_settings(), args.run_id or pipeline.new_run_id()))
+    return 0
+
+
+def _cmd_load(args: argparse.Namespace) -> int:
+    from fieldbooks import pipeline
+
+    step = pipeline.step_load_quickbooks if args.side == "qbo" else pipeline.step_load_ops
+    _print(step(load_settings(), args.run_id or pipeline.new_run_id()))
+    return 0
+
+
+def _cmd_reconcile(args: argparse.Namespace) -> int:
+    from fieldbooks import pipeline
+
+    result = pipeline.step_reconcile(load_settings(), args.run_id or pipeline.new_run_id())
+    print("\n".join(result["lines"]))
+    return 0 if result["ties_out"] else 1
+
+
+def _cmd_sync(args: argparse.Namespace) -> int:
+    from fieldbooks import pipeline
+
+    result = pipeline.sync(load_settings(), args.run_id)
+    print("\n".join(result["lines"]))
+    return 0 if result["ties_out"] else 1
+
+
+def _cmd_issues(args: argparse.Namespace) -> int:
+    from fieldbooks.issues import dismiss_issue, list_issues
+    from fieldbooks.warehouse.connection import connect
+    from fieldbooks.warehouse.state import ensure_state
+
+    with connect(load_settings().warehouse_url) as wh:
+        ensure_state(wh)
+        if args.action == "list":
+            rows = list_issues(wh, None if args.all else "open")
+            for row in rows:
+                print(
+                    f"{row['issue_id']}  {row['status']:<9} {row['kind']:<22} {row['entity']:<9} "
+                    f"ops={row['ops_id'] or '-'} qbo={row['qbo_id'] or '-'} attempts={row['attempts']}"
+                )
+                print(f"    reason: {row['reason']}")
+                print(f"    hint:   {row['hint']}")
+            print(f"{len(rows)} issue(s)")
+            return 0
+        if not args.issue_id or not args.reason:
+            print("dismiss needs an issue id and --reason", file=sys.stderr)
+            return 2
+        if not dismiss_issue(wh, args.issue_id, args.reason):
+            print(f"no issue {args.issue_id}", file=sys.stderr)
+            return 1
+        print(f"dismissed {args.issue_id}")
+        return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from fieldbooks.demo import run_demo
+
+    return run_demo(airflow=not args.no_airflow)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every subcommand."""
+    parser = argparse.ArgumentParser(prog="fieldbooks", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    demo = sub.add_parser("demo", help="the whole job on embedded defaults")
+    demo.add_argument(
+        "--no-airflow",
+        action="store_true",
+        help="run the steps directly, not through `airflow dags test`",
+    )
+    demo.set_defaults(func=_cmd_demo)
+
+    sandbox = sub.add_parser("sandbox", help="the local QuickBooks Online emulator")
+    sandbox_sub = sandbox.add_subparsers(dest="action", required=True)
+    serve = sandbox_sub.add_parser("serve", help="start the emulator")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8765)
+    serve.add_argument("--db", default=str(load_settings().home / "qbo_sandbox.sqlite"))
+    serve.add_argument("--demo", action="store_true", help="create the demo company")
+    serve.set_defaults(func=_cmd_sandbox_serve)
+
+    ops = sub.add_parser("ops", help="the reference operations DB")
+    ops_sub = ops.add_subparsers(dest="action", required=True)
+    seed = ops_sub.add_parser("seed", help="create the schema and the deterministic demo data")
+    seed.add_argument("--seed", type=int, default=42)
+    seed.add_argument("--customers", type=int, default=60)
+    seed.add_argument("--invoices", type=int, default=200)
+    seed.set_defaults(func=_cmd_ops_seed)
+
+    extract = sub.add_parser("extract", help="step 1 or 2: copy changes into the warehouse")
+    extract.add_argument("side", choices=["ops", "qbo"])
+    extract.set_defaults(func=_cmd_extract)
+
+    sub.add_parser("transform", help="step 3: dbt build").set_defaults(func=_cmd_transform)
+
+    for name, func, help_text in (
+        ("validate", _cmd_validate, "step 4: outbound validation suites"),
+        ("reconcile", _cmd_reconcile, "step 6: reconciliation and run summary"),
+        ("sync", _cmd_sync, "steps 1-6 in order"),
+    ):
+        p = sub.add_parser(name, help=help_text)
+        p.add_argument("--run-id", default=None)
+        p.set_defaults(func=func)
+
+    load = sub.add_parser("load", help="step 5: write to QuickBooks (qbo) or operations (ops)")
+    load.add_argument("side", choices=["qbo", "ops"])
+    load.add_argument("--run-id", default=None)
+    load.set_defaults(func=_cmd_load)
+
+    issues = sub.add_parser("issues", help="the discrepancy queue")
+    issues.add_argument("action", choices=["list", "dismiss"])
+    issues.add_argument("issue_id", nargs="?")
+    issues.add_argument("--reason", default=None)
+    issues.add_argument("--all", action="store_true", help="list resolved and dismissed too")
+    issues.set_defaults(func=_cmd_issues)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `fieldbooks` command."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,77 @@
+"""Settings for one fieldbooks deployment, read from environment variables.
+
+Under Airflow the same names can be set on the workers; secrets belong in
+environment variables or Airflow connections, never in code or the warehouse.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEMO_REALM_ID = "9130350000000001"
+DEMO_REFRESH_TOKEN = "demo-refresh-token"
+DEMO_CLIENT_ID = "fieldbooks-demo"
+DEMO_CLIENT_SECRET = "fieldbooks-demo-secret"
+DEFAULT_SANDBOX_PORT = 8765
+
+
+def project_root() -> Path:
+    """The checkout's top folder (the one holding dbt_project/)."""
+    return Path(__file__).resolve().parents[2]
+
+
+@dataclass(frozen=True)
+class QboSettings:
+    """How to reach one QuickBooks company."""
+
+    base_url: str
+    discovery_url: str
+    client_id: str
+    client_secret: str
+    realm_id: str
+    refresh_token: str
+    minorversion: int = 75
+    redirect_uri: str = "http://127.0.0.1/callback"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a pipeline step needs to find its systems."""
+
+    home: Path
+    ops_url: str
+    warehouse_url: str
+    qbo: QboSettings
+    dbt_project_dir: Path = field(default_factory=lambda: project_root() / "dbt_project")
+
+    @property
+    def token_store(self) -> Path:
+        """Where rotated QuickBooks refresh tokens are kept (outside the warehouse)."""
+        return self.home / "qbo_tokens.json"
+
+
+def load_settings(env: dict[str, str] | None = None) -> Settings:
+    """Read settings from the environment, defaulting to the embedded demo files."""
+    env = dict(os.environ if env is None else env)
+    home = Path(env.get("FIELDBOOKS_HOME", project_root() / ".fieldbooks")).resolve()
+    sandbox = env.get("FIELDBOOKS_QBO_BASE_URL", f"http://127.0.0.1:{DEFAULT_SANDBOX_PORT}")
+    qbo = QboSettings(
+        base_url=sandbox.rstrip("/"),
+        discovery_url=env.get(
+            "FIELDBOOKS_QBO_DISCOVERY_URL",
+            f"{sandbox.rstrip('/')}/.well-known/openid_configuration",
+        ),
+        client_id=env.get("FIELDBOOKS_QBO_CLIENT_ID", DEMO_CLIENT_ID),
+        client_secret=env.get("FIELDBOOKS_QBO_CLIENT_SECRET", DEMO_CLIENT_SECRET),
+        realm_id=env.get("FIELDBOOKS_QBO_REALM_ID", DEMO_REALM_ID),
+        refresh_token=env.get("FIELDBOOKS_QBO_REFRESH_TOKEN", DEMO_REFRESH_TOKEN),
+        minorversion=int(env.get("FIELDBOOKS_QBO_MINORVERSION", "75")),
+    )
+    return Settings(
+        home=home,
+        ops_url=env.get("FIELDBOOKS_OPS_URL", f"sqlite:///{home / 'ops.sqlite'}"),
+        warehouse_url=env.get("FIELDBOOKS_WAREHOUSE_URL", f"duckdb:///{home / 'warehouse.duckdb'}"),
+        qbo=qbo,
+    )

@@ -1,0 +1,86 @@
+"""Errors classified once: every caller decides from the class, never from a message string."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class ErrorClass(StrEnum):
+    """What kind of failure this is, and so what to do about it."""
+
+    TRANSIENT = "transient"  # retry now, with backoff: throttling, timeouts, 5xx
+    CONFLICT = "conflict"  # someone changed it first: re-read, decide by policy, retry
+    DATA = "data"  # this record cannot be written as it is: raise an issue
+    CONFIG = "config"  # a mapping or setting is wrong: raise an issue naming it
+    AUTH = "auth"  # the company must be reconnected: stop writing to it
+
+
+# QuickBooks fault codes by class (QBO_FACTS.md, "Optimistic concurrency and errors").
+_CODE_CLASSES = {
+    610: ErrorClass.DATA,
+    2020: ErrorClass.DATA,
+    3200: ErrorClass.AUTH,
+    4000: ErrorClass.DATA,
+    5010: ErrorClass.CONFLICT,
+    6000: ErrorClass.DATA,
+    6140: ErrorClass.DATA,
+    6210: ErrorClass.DATA,
+    6240: ErrorClass.DATA,
+    6540: ErrorClass.DATA,
+}
+
+# The issue kind recorded for a fault code (DESIGN.md, sync_issues.kind).
+ISSUE_KINDS = {
+    5010: "stale_object",
+    6140: "duplicate_doc_number",
+    6210: "duplicate_doc_number",
+    6240: "duplicate_name",
+    6540: "deposited_payment_edit",
+    3200: "auth_failed",
+}
+
+
+def classify_qbo_error(exc: BaseException) -> ErrorClass:
+    """Classify an exception raised while talking to QuickBooks."""
+    import requests
+    from quickbooks import exceptions as qbe
+
+    if isinstance(exc, requests.RequestException):
+        return ErrorClass.TRANSIENT
+    if isinstance(exc, qbe.AuthorizationException):
+        return ErrorClass.AUTH
+    if isinstance(exc, qbe.QuickbooksException):
+        code = _int_code(exc)
+        if code in _CODE_CLASSES:
+            return _CODE_CLASSES[code]
+        text = f"{exc.message} {getattr(exc, 'detail', '')}"
+        # A 429 answers in XML, which python-quickbooks reports as code 10000.
+        if code == 10000 and ("ThrottleExceeded" in text or "statusCode=429" in text):
+            return ErrorClass.TRANSIENT
+        if code == 10000 and ("status code '5" in text or "Error reading json" in text):
+            return ErrorClass.TRANSIENT
+        if 1 <= code < 500:
+            return ErrorClass.AUTH
+        return ErrorClass.DATA
+    return (
+        ErrorClass.TRANSIENT if isinstance(exc, TimeoutError | ConnectionError) else ErrorClass.DATA
+    )
+
+
+def _int_code(exc: BaseException) -> int:
+    """The QuickBooks error code of an exception, 0 when it has none."""
+    try:
+        return int(getattr(exc, "error_code", 0) or 0)
+    except (TypeError, ValueError):
+        return 0
+
+
+def issue_kind_for(exc: BaseException) -> str:
+    """The sync_issues kind for a failed QuickBooks write."""
+    code = _int_code(exc)
+    if code in ISSUE_KINDS:
+        return ISSUE_KINDS[code]
+    cls = classify_qbo_error(exc)
+    return {ErrorClass.AUTH: "auth_failed", ErrorClass.TRANSIENT: "throttled"}.get(
+        cls, "rejected_by_quickbooks"
+    )

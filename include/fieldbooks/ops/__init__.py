@@ -1,0 +1,1 @@
+"""The reference operations database: its schema, demo data and write-back."""

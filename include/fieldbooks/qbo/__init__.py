@@ -1,0 +1,1 @@
+"""QuickBooks Online: the client, extraction (CDC and queries) and writes."""

@@ -1,0 +1,465 @@
+"""Step 5a: write the outbound change sets to QuickBooks, exactly once.
+
+Order follows the references: customers, then invoices, then payments. Each write
+is bracketed by the ledger (intent + deterministic requestid before, QuickBooks id
+after); a `pending` row left by a crash is resolved by looking the object up by its
+marker before anything is created again. A record QuickBooks refuses becomes an
+issue with the cause; the rest of the run goes on. Auth failures stop the load.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from fieldbooks.config import Settings
+from fieldbooks.errors import ErrorClass, classify_qbo_error, issue_kind_for
+from fieldbooks.issues import Issue, raise_issue, resolve_issues
+from fieldbooks.ledger import get_entry, qbo_ids, record_event, request_id_for, upsert_entry
+from fieldbooks.money import dumps_exact
+from fieldbooks.qbo.client import company_url, open_client, with_retries
+from fieldbooks.qbo.payloads import (
+    customer_payload,
+    invoice_payload,
+    payment_payload,
+    quote_query_value,
+)
+from fieldbooks.warehouse.connection import WarehouseConnection, connect
+from fieldbooks.warehouse.state import ensure_state
+
+log = logging.getLogger(__name__)
+
+DIRECTION = "to_quickbooks"
+
+
+class QuickBooksAuthError(RuntimeError):
+    """The company refused our credentials: nothing more is written until it is reconnected."""
+
+
+@dataclass
+class LoadReport:
+    """What a load wrote, skipped and held back, by entity."""
+
+    written: Counter = field(default_factory=Counter)
+    held: Counter = field(default_factory=Counter)
+    failed: Counter = field(default_factory=Counter)
+
+    def as_dict(self) -> dict[str, dict[str, int]]:
+        """Plain dicts for XCom and the run summary."""
+        return {"written": dict(self.written), "held": dict(self.held), "failed": dict(self.failed)}
+
+
+@dataclass(frozen=True)
+class Write:
+    """One intended write of one record."""
+
+    entity: str  # customer, invoice, payment
+    ops_id: str
+    operation: str  # create, update
+    body: dict[str, Any]
+    payload_hash: str
+    marker: str
+    qbo_id: str | None = None
+    sync_token: str | None = None
+
+
+def held_ids(wh: WarehouseConnection, realm_id: str, entity: str, run_id: str) -> set[str]:
+    """Records validation held back in this run (an open issue raised by this run)."""
+    rows = wh.fetchall(
+        """select distinct ops_id from fieldbooks.sync_issues
+           where realm_id = %s and entity = %s and run_id = %s and status = 'open'
+             and ops_id is not null""",
+        (realm_id, entity, run_id),
+    )
+    return {r[0] for r in rows}
+
+
+def _find_by_marker(client: Any, write: Write) -> dict[str, Any] | None:
+    """Look a possibly-created object up by its marker (after a crash or a lost answer)."""
+    if write.entity == "invoice":
+        found = client.query(
+            f"SELECT * FROM Invoice WHERE DocNumber = {quote_query_value(write.marker)}"
+        )
+        objects = found.get("QueryResponse", {}).get("Invoice", [])
+    elif write.entity == "customer":
+        name = write.body["DisplayName"]
+        found = client.query(
+            f"SELECT * FROM Customer WHERE DisplayName = {quote_query_value(name)} AND Active IN (true, false)"
+        )
+        objects = [
+            c
+            for c in found.get("QueryResponse", {}).get("Customer", [])
+            if c.get("Notes") == write.marker
+        ]
+    else:
+        customer = write.body["CustomerRef"]["value"]
+        found = client.query(
+            f"SELECT * FROM Payment WHERE CustomerRef = {quote_query_value(customer)} "
+            f"AND TxnDate = {quote_query_value(write.body['TxnDate'])}"
+        )
+        objects = [
+            p
+            for p in found.get("QueryResponse", {}).get("Payment", [])
+            if p.get("PrivateNote") == write.marker
+        ]
+    return objects[0] if objects else None
+
+
+def _send(client: Any, write: Write, request_id: str) -> dict[str, Any]:
+    """Create or sparse-update one object; returns the object QuickBooks answers with."""
+    qbo_entity = write.entity.capitalize()
+    if write.operation == "create":
+        answer = with_retries(
+            lambda: client.create_object(
+                qbo_entity, dumps_exact(write.body), request_id=request_id
+            ),
+            f"create {write.entity} {write.ops_id}",
+        )
+    else:
+        token = write.sync_token
+        if token is None:
+            current = client.get(company_url(client, f"{write.entity}/{write.qbo_id}"))
+            token = current[qbo_entity]["SyncToken"]
+        body = {**write.body, "Id": write.qbo_id, "SyncToken": token, "sparse": True}
+        answer = with_retries(
+            lambda: client.update_object(qbo_entity, dumps_exact(body), request_id=request_id),
+            f"update {write.entity} {write.ops_id}",
+        )
+    return answer[qbo_entity]
+
+
+def apply_write(
+    wh: WarehouseConnection,
+    client: Any,
+    realm_id: str,
+    write: Write,
+    run_id: str,
+    report: LoadReport,
+) -> str | None:
+    """Write one record exactly once; returns its QuickBooks id, or None when it failed."""
+    request_id = request_id_for(
+        realm_id, write.entity, write.ops_id, write.payload_hash, write.operation
+    )
+    entry = get_entry(wh, realm_id, write.entity, write.ops_id)
+    if write.operation == "create" and entry is not None and entry.state == "pending":
+        found = _find_by_marker(client, write)
+        if found is not None:
+            log.info("%s %s: found by marker after an unfinished run", write.entity, write.ops_id)
+            _record_success(
+                wh, realm_id, write, found, entry.request_id or request_id, run_id, "recovered"
+            )
+            report.written[write.entity] += 1
+            return str(found["Id"])
+    upsert_entry(
+        wh,
+        realm_id=realm_id,
+        entity=write.entity,
+        ops_id=write.ops_id,
+        state="pending",
+        request_id=request_id,
+        marker=write.marker,
+        qbo_id=write.qbo_id,
+    )
+    try:
+        obj = _send(client, write, request_id)
+    except Exception as exc:  # classified below; nothing is dropped
+        cls = classify_qbo_error(exc)
+        if cls is ErrorClass.CONFLICT and write.operation == "update":
+            # Stale SyncToken: operations is the system of record here, so re-read and re-apply.
+            try:
+                obj = _send(
+                    client, Write(**{**write.__dict__, "sync_token": None}), request_id + "-r"
+                )
+            except Exception as retry_exc:
+                return _record_failure(wh, realm_id, write, retry_exc, request_id, run_id, report)
+        else:
+            return _record_failure(wh, realm_id, write, exc, request_id, run_id, report)
+    _record_success(wh, realm_id, write, obj, request_id, run_id, write.operation)
+    report.written[write.entity] += 1
+    return str(obj["Id"])
+
+
+def _record_success(
+    wh: WarehouseConnection,
+    realm_id: str,
+    write: Write,
+    obj: dict[str, Any],
+    request_id: str,
+    run_id: str,
+    operation: str,
+) -> None:
+    """Ledger, audit log and issue queue after a write QuickBooks accepted."""
+    upsert_entry(
+        wh,
+        realm_id=realm_id,
+        entity=write.entity,
+        ops_id=write.ops_id,
+        state="sent",
+        qbo_id=str(obj["Id"]),
+        sync_token=str(obj.get("SyncToken")),
+        payload_hash=write.payload_hash,
+        request_id=request_id,
+        marker=write.marker,
+    )
+    record_event(
+        wh,
+        run_id=run_id,
+        direction=DIRECTION,
+        realm_id=realm_id,
+        entity=write.entity,
+        operation=operation,
+        outcome="ok",
+        ops_id=write.ops_id,
+        qbo_id=str(obj["Id"]),
+        request_id=request_id,
+        payload_hash=write.payload_hash,
+    )
+    resolve_issues(wh, realm_id, write.entity, write.ops_id, run_id)
+
+
+def _record_failure(
+    wh: WarehouseConnection,
+    realm_id: str,
+    write: Write,
+    exc: Exception,
+    request_id: str,
+    run_id: str,
+    report: LoadReport,
+) -> None:
+    """Ledger, audit log and an issue after a write QuickBooks refused."""
+    cls = classify_qbo_error(exc)
+    message = f"{getattr(exc, 'message', exc)} {getattr(exc, 'detail', '')}".strip()
+    upsert_entry(
+        wh,
+        realm_id=realm_id,
+        entity=write.entity,
+        ops_id=write.ops_id,
+        state="failed",
+        request_id=request_id,
+        marker=write.marker,
+        last_error=message[:1000],
+    )
+    record_event(
+        wh,
+        run_id=run_id,
+        direction=DIRECTION,
+        realm_id=realm_id,
+        entity=write.entity,
+        operation=write.operation,
+        outcome=f"failed:{cls.value}",
+        ops_id=write.ops_id,
+        qbo_id=write.qbo_id,
+        request_id=request_id,
+        payload_hash=write.payload_hash,
+        detail=message[:1000],
+    )
+    raise_issue(
+        wh,
+        Issue(
+            realm_id=realm_id,
+            entity=write.entity,
+            ops_id=write.ops_id,
+            qbo_id=write.qbo_id,
+            kind=issue_kind_for(exc),
+            reason=f"QuickBooks refused the {write.operation} of {write.entity} {write.marker}: {message}",
+            hint=_hint(cls),
+        ),
+        run_id,
+    )
+    report.failed[write.entity] += 1
+    if cls is ErrorClass.AUTH:
+        raise QuickBooksAuthError(
+            f"QuickBooks company {realm_id} refused our credentials: {message}"
+        ) from exc
+
+
+def _hint(cls: ErrorClass) -> str:
+    """What a person can do about a failure of this class."""
+    return {
+        ErrorClass.TRANSIENT: "QuickBooks was busy or unreachable; the next run retries it.",
+        ErrorClass.CONFLICT: "Someone edited the record in QuickBooks meanwhile; the next run re-reads it.",
+        ErrorClass.DATA: "Fix the record in operations (the reason names the field); the next run retries it.",
+        ErrorClass.CONFIG: "Fix the mapping named in the reason; the next run retries it.",
+        ErrorClass.AUTH: "Reconnect the QuickBooks company (fieldbooks connect); the next run retries it.",
+    }[cls]
+
+
+def _rows(wh: WarehouseConnection, table: str, order: str) -> list[dict[str, Any]]:
+    """Every row of a sync mart."""
+    return wh.fetchdicts(f"select * from sync.{table} order by {order}")
+
+
+def _load_entity(
+    wh: WarehouseConnection,
+    client: Any,
+    realm_id: str,
+    run_id: str,
+    report: LoadReport,
+    entity: str,
+    rows: list[dict[str, Any]],
+    id_column: str,
+    build: Callable[[dict[str, Any]], Write | Issue | None],
+) -> None:
+    """Write every row of one outbound set that validation did not hold back."""
+    held = held_ids(wh, realm_id, entity, run_id)
+    for row in rows:
+        ops_id = str(row[id_column])
+        if ops_id in held:
+            report.held[entity] += 1
+            continue
+        planned = build(row)
+        if planned is None:
+            continue
+        if isinstance(planned, Issue):
+            raise_issue(wh, planned, run_id)
+            report.held[entity] += 1
+            continue
+        apply_write(wh, client, realm_id, planned, run_id, report)
+
+
+def load_quickbooks(settings: Settings, run_id: str) -> LoadReport:
+    """Write customers, invoices and payments from the sync marts to QuickBooks."""
+    realm = settings.qbo.realm_id
+    report = LoadReport()
+    client = open_client(settings.qbo, settings.token_store)
+    with connect(settings.warehouse_url) as wh:
+        ensure_state(wh)
+
+        def customer_write(row: dict[str, Any]) -> Write | None:
+            ops_id = str(row["ops_customer_id"])
+            body = customer_payload(row)
+            if row["action"] == "link":
+                upsert_entry(
+                    wh,
+                    realm_id=realm,
+                    entity="customer",
+                    ops_id=ops_id,
+                    state="confirmed",
+                    qbo_id=str(row["qbo_id"]),
+                    payload_hash=row["payload_hash"],
+                    marker=body["Notes"],
+                )
+                record_event(
+                    wh,
+                    run_id=run_id,
+                    direction=DIRECTION,
+                    realm_id=realm,
+                    entity="customer",
+                    operation="link",
+                    outcome="ok",
+                    ops_id=ops_id,
+                    qbo_id=str(row["qbo_id"]),
+                    detail=f"matched by {row['match_method']}",
+                )
+                resolve_issues(wh, realm, "customer", ops_id, run_id)
+                report.written["customer_link"] += 1
+                return None
+            return Write(
+                entity="customer",
+                ops_id=ops_id,
+                operation=row["action"],
+                body=body,
+                payload_hash=row["payload_hash"],
+                marker=body["Notes"],
+                qbo_id=_str(row.get("qbo_id")),
+                sync_token=_str(row.get("qbo_sync_token")),
+            )
+
+        _load_entity(
+            wh,
+            client,
+            realm,
+            run_id,
+            report,
+            "customer",
+            _rows(wh, "sync_qbo_customers", "ops_customer_id"),
+            "ops_customer_id",
+            customer_write,
+        )
+
+        customers = qbo_ids(wh, realm, "customer")
+        lines_by_invoice: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for line in _rows(wh, "sync_qbo_invoice_lines", "ops_invoice_id, line_number"):
+            lines_by_invoice[str(line["ops_invoice_id"])].append(line)
+
+        def invoice_write(row: dict[str, Any]) -> Write | Issue:
+            ops_id = str(row["ops_invoice_id"])
+            customer = customers.get(str(row["ops_customer_id"]))
+            if customer is None:
+                return Issue(
+                    realm_id=realm,
+                    entity="invoice",
+                    ops_id=ops_id,
+                    kind="customer_unresolved",
+                    reason=f"invoice {row['doc_number']}: customer {row['ops_customer_id']} has no QuickBooks customer yet",
+                    hint="Resolve the customer's own issue (fieldbooks issues list); the invoice follows on the next run.",
+                )
+            return Write(
+                entity="invoice",
+                ops_id=ops_id,
+                operation=row["action"],
+                body=invoice_payload(row, lines_by_invoice[ops_id], customer),
+                payload_hash=row["payload_hash"],
+                marker=row["doc_number"],
+                qbo_id=_str(row.get("qbo_id")),
+                sync_token=_str(row.get("qbo_sync_token")),
+            )
+
+        _load_entity(
+            wh,
+            client,
+            realm,
+            run_id,
+            report,
+            "invoice",
+            _rows(wh, "sync_qbo_invoices", "ops_invoice_id"),
+            "ops_invoice_id",
+            invoice_write,
+        )
+
+        invoices = qbo_ids(wh, realm, "invoice")
+        customers = qbo_ids(wh, realm, "customer")
+
+        def payment_write(row: dict[str, Any]) -> Write | Issue:
+            ops_id = str(row["ops_payment_id"])
+            invoice = invoices.get(str(row["ops_invoice_id"]))
+            customer = customers.get(str(row["ops_customer_id"]))
+            if invoice is None or customer is None:
+                return Issue(
+                    realm_id=realm,
+                    entity="payment",
+                    ops_id=ops_id,
+                    kind="invoice_unresolved",
+                    reason=f"payment {ops_id}: invoice {row['ops_invoice_id']} is not in QuickBooks yet",
+                    hint="Resolve the invoice's own issue (fieldbooks issues list); the payment follows on the next run.",
+                )
+            return Write(
+                entity="payment",
+                ops_id=ops_id,
+                operation="create",
+                body=payment_payload(row, customer, invoice),
+                payload_hash=row["payload_hash"],
+                marker=row["private_note"],
+            )
+
+        _load_entity(
+            wh,
+            client,
+            realm,
+            run_id,
+            report,
+            "payment",
+            _rows(wh, "sync_qbo_payments", "ops_payment_id"),
+            "ops_payment_id",
+            payment_write,
+        )
+    log.info("load_quickbooks: %s", report.as_dict())
+    return report
+
+
+def _str(value: Any) -> str | None:
+    """str(value), keeping None."""
+    return None if value is None else str(value)

@@ -1,0 +1,1 @@
+"""Validation suites (Great Expectations 1.x) at the boundaries: what enters and what leaves."""

@@ -1,0 +1,203 @@
+"""Step 4: the outbound-readiness suites, run over the change sets before any write.
+
+A failing record is held back (an open issue raised by this run, which the loaders
+skip); records that pass have their earlier validation issues resolved. A suite that
+finds most of its input broken fails the task, so nothing at all is written.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from fieldbooks.config import Settings
+from fieldbooks.issues import Issue, raise_issue
+from fieldbooks.quality.runner import Failure, Rule, run_suite
+from fieldbooks.warehouse.connection import WarehouseConnection, connect
+from fieldbooks.warehouse.state import ensure_state, utcnow
+
+log = logging.getLogger(__name__)
+
+# Hold back at most this share of a set before deciding the input itself is broken.
+MAX_HELD_SHARE = 0.5
+MIN_ROWS_FOR_ABORT = 10
+VALIDATION_KINDS = ("customer_ambiguous", "unmapped_category", "validation_failed")
+MONEY_PATTERN = r"^-?[0-9]+\.[0-9]{2}$"
+
+
+class ValidationAborted(RuntimeError):
+    """Most records of a change set failed: the input is broken, nothing is written."""
+
+
+@dataclass(frozen=True)
+class SuiteReport:
+    """What one suite checked and held back."""
+
+    suite: str
+    checked: int
+    held: int
+
+
+def invoice_rules() -> list[Rule]:
+    """Outbound invoices: customer resolved, every line mapped, amounts exact and consistent."""
+    import great_expectations as gx
+
+    e = gx.expectations
+    return [
+        Rule(
+            e.ExpectColumnValuesToBeInSet(
+                column="customer_resolution", value_set=["linked", "to_create"]
+            ),
+            "customer_ambiguous",
+            "invoice {doc_number}: its customer (operations id {ops_customer_id}) is {customer_resolution} in QuickBooks",
+            "Resolve the customer's own issue first; the invoice follows on the next run.",
+        ),
+        Rule(
+            e.ExpectColumnValuesToBeBetween(column="unmapped_line_count", min_value=0, max_value=0),
+            "unmapped_category",
+            "invoice {doc_number}: {unmapped_line_count} line(s) use a category with no QuickBooks item ({unmapped_categories})",
+            "Add the category to dbt_project/seeds/map_service_categories.csv with a QuickBooks item id.",
+        ),
+        Rule(
+            e.ExpectColumnPairValuesToBeEqual(column_A="lines_total", column_B="subtotal"),
+            "validation_failed",
+            "invoice {doc_number}: lines add up to {lines_total} but the subtotal is {subtotal}",
+            "Correct the invoice lines or the subtotal in operations.",
+        ),
+        Rule(
+            e.ExpectColumnPairValuesToBeEqual(column_A="total", column_B="expected_total"),
+            "validation_failed",
+            "invoice {doc_number}: total {total} is not subtotal {subtotal} plus tax {tax}",
+            "Correct the invoice totals in operations.",
+        ),
+        Rule(
+            e.ExpectColumnValuesToMatchRegex(column="total_text", regex=MONEY_PATTERN),
+            "validation_failed",
+            "invoice {doc_number}: total {total_text} is not an exact amount in cents",
+            "Amounts must have exactly two decimals; correct the invoice in operations.",
+        ),
+        Rule(
+            e.ExpectColumnValueLengthsToBeBetween(column="doc_number", min_value=1, max_value=21),
+            "validation_failed",
+            "invoice {ops_invoice_id}: number '{doc_number}' is empty or longer than QuickBooks' 21 characters",
+            "Shorten the invoice number in operations.",
+        ),
+    ]
+
+
+def customer_rules() -> list[Rule]:
+    """Outbound customers: one QuickBooks match at most, a usable display name."""
+    import great_expectations as gx
+
+    e = gx.expectations
+    return [
+        Rule(
+            e.ExpectColumnValuesToBeInSet(column="resolution", value_set=["linked", "to_create"]),
+            "customer_ambiguous",
+            "customer '{display_name}' matches several QuickBooks customers: {candidate_qbo_ids}",
+            "Give the operations customer the email of the right QuickBooks customer, or merge the duplicates in QuickBooks.",
+        ),
+        Rule(
+            e.ExpectColumnValueLengthsToBeBetween(
+                column="display_name", min_value=1, max_value=500
+            ),
+            "validation_failed",
+            "customer {ops_customer_id}: display name is empty or longer than 500 characters",
+            "Correct the customer's name in operations.",
+        ),
+    ]
+
+
+def _invoice_frame(wh: WarehouseConnection) -> Any:
+    """The outbound invoices with the derived columns the rules read."""
+    import pandas as pd
+
+    rows = wh.fetchdicts("select * from sync.sync_qbo_invoices")
+    unmapped = wh.fetchall(
+        "select ops_invoice_id, category_name from sync.sync_qbo_invoice_lines where qbo_item_id is null"
+    )
+    names: dict[str, list[str]] = {}
+    for invoice_id, category in unmapped:
+        names.setdefault(str(invoice_id), []).append(str(category))
+    for row in rows:
+        row["ops_invoice_id"] = str(row["ops_invoice_id"])
+        row["expected_total"] = row["subtotal"] + row["tax"]
+        row["total_text"] = str(row["total"])
+        row["unmapped_categories"] = ", ".join(sorted(set(names.get(row["ops_invoice_id"], []))))
+    return pd.DataFrame(rows)
+
+
+def _customer_frame(wh: WarehouseConnection) -> Any:
+    """The outbound customers."""
+    import pandas as pd
+
+    rows = wh.fetchdicts("select * from sync.sync_qbo_customers")
+    for row in rows:
+        row["ops_customer_id"] = str(row["ops_customer_id"])
+        row["display_name"] = row["display_name"] or ""
+    return pd.DataFrame(rows)
+
+
+def _hold(
+    wh: WarehouseConnection,
+    realm_id: str,
+    entity: str,
+    failures: list[Failure],
+    checked: list[str],
+    run_id: str,
+) -> int:
+    """Raise an issue per failing record; resolve validation issues of records that now pass."""
+    failing = {f.record_id for f in failures}
+    for failure in failures:
+        raise_issue(
+            wh,
+            Issue(
+                realm_id=realm_id,
+                entity=entity,
+                ops_id=failure.record_id,
+                kind=failure.rule.kind,
+                reason=failure.reason,
+                hint=failure.rule.hint,
+            ),
+            run_id,
+        )
+    passing = [record for record in checked if record not in failing]
+    kinds = ", ".join(f"'{k}'" for k in VALIDATION_KINDS)
+    for record in passing:
+        wh.execute(
+            f"""update fieldbooks.sync_issues set status = 'resolved', last_seen = %s, run_id = %s
+                where realm_id = %s and entity = %s and ops_id = %s and kind in ({kinds})
+                  and status in ('open', 'retrying')""",
+            (utcnow(), run_id, realm_id, entity, record),
+        )
+    return len(failing)
+
+
+def validate_outbound(settings: Settings, run_id: str) -> list[SuiteReport]:
+    """Run the outbound suites; hold back failing records; abort when a set is mostly broken."""
+    realm = settings.qbo.realm_id
+    reports: list[SuiteReport] = []
+    with connect(settings.warehouse_url) as wh:
+        ensure_state(wh)
+        for suite, entity, frame, id_column, rules in (
+            (
+                "outbound_customers",
+                "customer",
+                _customer_frame(wh),
+                "ops_customer_id",
+                customer_rules(),
+            ),
+            ("outbound_invoices", "invoice", _invoice_frame(wh), "ops_invoice_id", invoice_rules()),
+        ):
+            failures = run_suite(suite, frame, id_column, rules)
+            checked = [] if frame.empty else [str(v) for v in frame[id_column]]
+            held = _hold(wh, realm, entity, failures, checked, run_id)
+            reports.append(SuiteReport(suite, len(checked), held))
+            log.info("%s: %d checked, %d held back", suite, len(checked), held)
+            if len(checked) >= MIN_ROWS_FOR_ABORT and held > MAX_HELD_SHARE * len(checked):
+                raise ValidationAborted(
+                    f"{suite}: {held} of {len(checked)} records failed validation; the input looks "
+                    "broken, so nothing is written. Read the open issues (fieldbooks issues list)."
+                )
+    return reports

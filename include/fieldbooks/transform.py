@@ -1,0 +1,90 @@
+"""Step 3: run dbt over dbt_project/ against the configured warehouse.
+
+dbt runs in-process through its programmatic runner; the profile is chosen
+from FIELDBOOKS_WAREHOUSE_URL so the same project builds on DuckDB and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from fieldbooks.config import Settings
+from fieldbooks.warehouse.connection import parse_warehouse_url
+
+# dbt must never phone home: this is built where only package registries answer.
+os.environ.setdefault("DO_NOT_TRACK", "1")
+os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+
+
+class TransformError(RuntimeError):
+    """dbt finished with failures; the message names the failing nodes."""
+
+
+@dataclass(frozen=True)
+class DbtResult:
+    """What one dbt invocation did."""
+
+    command: str
+    succeeded: int
+    failed: list[str]
+
+
+def dbt_env(settings: Settings) -> dict[str, str]:
+    """Environment variables profiles.yml reads to reach the warehouse."""
+    target = parse_warehouse_url(settings.warehouse_url)
+    env = {"FIELDBOOKS_DBT_TARGET": target.kind, "FIELDBOOKS_REALM_ID": settings.qbo.realm_id}
+    if target.kind == "duckdb":
+        env["FIELDBOOKS_DUCKDB_PATH"] = str(target.path)
+    else:
+        env.update(
+            {
+                "FIELDBOOKS_PG_HOST": target.host,
+                "FIELDBOOKS_PG_PORT": str(target.port),
+                "FIELDBOOKS_PG_USER": target.user,
+                "FIELDBOOKS_PG_PASSWORD": target.password,
+                "FIELDBOOKS_PG_DBNAME": target.dbname,
+            }
+        )
+    return env
+
+
+def run_dbt(settings: Settings, args: Sequence[str]) -> DbtResult:
+    """Run one dbt command (e.g. ["build"]) and raise TransformError when a node fails."""
+    from dbt.cli.main import dbtRunner
+
+    os.environ.update(dbt_env(settings))
+    project = str(settings.dbt_project_dir)
+    target = os.environ["FIELDBOOKS_DBT_TARGET"]
+    full = [
+        *args,
+        "--project-dir",
+        project,
+        "--profiles-dir",
+        project,
+        "--target",
+        target,
+        "--vars",
+        f"{{realm_id: '{settings.qbo.realm_id}'}}",
+    ]
+    result = dbtRunner().invoke(full)
+    failed: list[str] = []
+    succeeded = 0
+    for node in getattr(result.result, "results", None) or []:
+        status = str(getattr(node, "status", "")).lower()
+        if status in ("error", "fail", "runtime error"):
+            failed.append(f"{node.node.unique_id}: {node.message}")
+        else:
+            succeeded += 1
+    if result.exception is not None:
+        raise TransformError(f"dbt {' '.join(args)} could not run: {result.exception}")
+    if failed or not result.success:
+        detail = "\n  ".join(failed) or "see the dbt log above"
+        raise TransformError(f"dbt {' '.join(args)} failed:\n  {detail}")
+    return DbtResult(command=" ".join(args), succeeded=succeeded, failed=failed)
+
+
+def transform(settings: Settings) -> DbtResult:
+    """Seed the mappings, build every model and run its tests."""
+    return run_dbt(settings, ["build"])

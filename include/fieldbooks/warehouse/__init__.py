@@ -1,0 +1,1 @@
+"""The staging warehouse: connections, merges and fieldbooks' own state tables."""
