@@ -17,7 +17,9 @@ os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
 
-PG_ADMIN_DSN = os.environ.get("FIELDBOOKS_TEST_PG_DSN", "host=127.0.0.1 port=5432 user=postgres dbname=postgres")
+PG_ADMIN_DSN = os.environ.get(
+    "FIELDBOOKS_TEST_PG_DSN", "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
+)
 
 
 def _postgres_reachable() -> str | None:
@@ -71,7 +73,9 @@ def sandbox(tmp_path: Path):
         yield handle
 
 
-def settings_env(home: Path, sandbox, ops_url: str | None = None, warehouse_url: str | None = None) -> dict[str, str]:
+def settings_env(
+    home: Path, sandbox, ops_url: str | None = None, warehouse_url: str | None = None
+) -> dict[str, str]:
     """Environment variables for a fieldbooks deployment under `home` against the sandbox."""
     env = {
         "FIELDBOOKS_HOME": str(home),

@@ -80,6 +80,14 @@ def test_every_quickbooks_task_runs_in_a_pool(dagbag):
 
 def test_sync_steps_run_in_order(dagbag):
     dag = dagbag.dags["fieldbooks_sync"]
-    order = ["extract_ops", "extract_qbo", "transform", "validate", "load_quickbooks", "load_ops", "reconcile"]
+    order = [
+        "extract_ops",
+        "extract_qbo",
+        "transform",
+        "validate",
+        "load_quickbooks",
+        "load_ops",
+        "reconcile",
+    ]
     for upstream, downstream in zip(order, order[1:], strict=False):
         assert dag.get_task(downstream).upstream_task_ids == {upstream}

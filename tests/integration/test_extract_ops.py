@@ -25,7 +25,11 @@ def settings(request, tmp_path):
     else:
         warehouse = f"duckdb:///{tmp_path / 'warehouse.duckdb'}"
         ops = f"sqlite:///{tmp_path / 'ops.sqlite'}"
-    env = {"FIELDBOOKS_HOME": str(tmp_path), "FIELDBOOKS_OPS_URL": ops, "FIELDBOOKS_WAREHOUSE_URL": warehouse}
+    env = {
+        "FIELDBOOKS_HOME": str(tmp_path),
+        "FIELDBOOKS_OPS_URL": ops,
+        "FIELDBOOKS_WAREHOUSE_URL": warehouse,
+    }
     s = load_settings(env)
     seed_demo(s.ops_url)
     return s
@@ -77,8 +81,16 @@ def test_rerun_changes_nothing_and_changes_are_picked_up(settings):
 
     engine = create_engine(settings.ops_url)
     with engine.begin() as conn:
-        conn.execute(update(schema.invoices).where(schema.invoices.c.id == 5).values(memo="called twice", updated_at=utcnow()))
-        conn.execute(update(schema.customers).where(schema.customers.c.id == 3).values(deleted_at=utcnow(), updated_at=utcnow()))
+        conn.execute(
+            update(schema.invoices)
+            .where(schema.invoices.c.id == 5)
+            .values(memo="called twice", updated_at=utcnow())
+        )
+        conn.execute(
+            update(schema.customers)
+            .where(schema.customers.c.id == 3)
+            .values(deleted_at=utcnow(), updated_at=utcnow())
+        )
     engine.dispose()
     results = {r.table: r.rows for r in extract_ops(settings)}
     assert results["invoices"] >= 1
@@ -97,7 +109,11 @@ def test_a_row_committed_late_with_an_older_timestamp_is_not_missed(settings):
     late = datetime.fromisoformat(mark) - timedelta(minutes=2)  # inside the overlap window
     engine = create_engine(settings.ops_url)
     with engine.begin() as conn:
-        conn.execute(update(schema.invoices).where(schema.invoices.c.id == 9).values(memo="late", updated_at=late))
+        conn.execute(
+            update(schema.invoices)
+            .where(schema.invoices.c.id == 9)
+            .values(memo="late", updated_at=late)
+        )
     engine.dispose()
     extract_ops(settings)
     with connect(settings.warehouse_url) as wh:
@@ -111,10 +127,18 @@ def test_a_new_source_column_appears_in_the_raw_table(settings):
     engine = create_engine(settings.ops_url)
     with engine.begin() as conn:
         conn.execute(text("alter table service_categories add column color varchar(20)"))
-        conn.execute(text("update service_categories set color = 'blue', updated_at = :t where id = 1"), {"t": utcnow()})
+        conn.execute(
+            text("update service_categories set color = 'blue', updated_at = :t where id = 1"),
+            {"t": utcnow()},
+        )
     engine.dispose()
     md = MetaData()
-    widened = Table("service_categories", md, *[c.copy() for c in schema.service_categories.columns], Column("color", String(20)))
+    widened = Table(
+        "service_categories",
+        md,
+        *[c.copy() for c in schema.service_categories.columns],
+        Column("color", String(20)),
+    )
     from fieldbooks.ops.extract import extract_table
 
     engine = create_engine(settings.ops_url)

@@ -18,12 +18,28 @@ THROTTLE_XML = (
     ("exc", "expected", "kind"),
     [
         (qbe.QuickbooksException("Stale Object Error", 5010), ErrorClass.CONFLICT, "stale_object"),
-        (qbe.QuickbooksException("Duplicate Name Exists Error", 6240), ErrorClass.DATA, "duplicate_name"),
+        (
+            qbe.QuickbooksException("Duplicate Name Exists Error", 6240),
+            ErrorClass.DATA,
+            "duplicate_name",
+        ),
         (qbe.QuickbooksException("Deposited", 6540), ErrorClass.DATA, "deposited_payment_edit"),
-        (qbe.QuickbooksException("Duplicate Document Number Error", 6140), ErrorClass.DATA, "duplicate_doc_number"),
+        (
+            qbe.QuickbooksException("Duplicate Document Number Error", 6140),
+            ErrorClass.DATA,
+            "duplicate_doc_number",
+        ),
         (qbe.AuthorizationException("AuthenticationFailed", 3200), ErrorClass.AUTH, "auth_failed"),
-        (qbe.ValidationException("Required param missing", 2020), ErrorClass.DATA, "rejected_by_quickbooks"),
-        (qbe.QuickbooksException(f"Error reading json response: {THROTTLE_XML}", 10000), ErrorClass.TRANSIENT, "throttled"),
+        (
+            qbe.ValidationException("Required param missing", 2020),
+            ErrorClass.DATA,
+            "rejected_by_quickbooks",
+        ),
+        (
+            qbe.QuickbooksException(f"Error reading json response: {THROTTLE_XML}", 10000),
+            ErrorClass.TRANSIENT,
+            "throttled",
+        ),
         (requests.ConnectionError("refused"), ErrorClass.TRANSIENT, "throttled"),
     ],
 )

@@ -10,7 +10,9 @@ from hypothesis import strategies as st
 
 from fieldbooks.money import dumps_exact, line_amount, loads_exact, tax_on, to_money
 
-cents = st.decimals(min_value=Decimal("-9999999999999.99"), max_value=Decimal("9999999999999.99"), places=2)
+cents = st.decimals(
+    min_value=Decimal("-9999999999999.99"), max_value=Decimal("9999999999999.99"), places=2
+)
 
 
 @given(cents)

@@ -25,10 +25,24 @@ def test_invoice_payload_keeps_lines_in_order_and_lets_quickbooks_compute_tax():
         "tax_code_id": "1",
     }
     lines = [
-        {"line_number": 2, "amount": Decimal("20.00"), "description": "pipe", "qbo_item_id": "4",
-         "quantity": Decimal("2.0000"), "unit_price": Decimal("10.00"), "tax_code": "TAX"},
-        {"line_number": 1, "amount": Decimal("187.50"), "description": "labor", "qbo_item_id": "1",
-         "quantity": Decimal("1.5000"), "unit_price": Decimal("125.00"), "tax_code": "NON"},
+        {
+            "line_number": 2,
+            "amount": Decimal("20.00"),
+            "description": "pipe",
+            "qbo_item_id": "4",
+            "quantity": Decimal("2.0000"),
+            "unit_price": Decimal("10.00"),
+            "tax_code": "TAX",
+        },
+        {
+            "line_number": 1,
+            "amount": Decimal("187.50"),
+            "description": "labor",
+            "qbo_item_id": "1",
+            "quantity": Decimal("1.5000"),
+            "unit_price": Decimal("125.00"),
+            "tax_code": "NON",
+        },
     ]
     body = invoice_payload(row, lines, "58")
     assert body["CustomerRef"] == {"value": "58"}
@@ -40,14 +54,26 @@ def test_invoice_payload_keeps_lines_in_order_and_lets_quickbooks_compute_tax():
 
 
 def test_exempt_invoice_has_no_tax_detail():
-    row = {"doc_number": "FB-1", "txn_date": date(2026, 1, 1), "due_date": date(2026, 1, 31),
-           "private_note": "fieldbooks:invoice:9", "tax_code_id": None}
+    row = {
+        "doc_number": "FB-1",
+        "txn_date": date(2026, 1, 1),
+        "due_date": date(2026, 1, 31),
+        "private_note": "fieldbooks:invoice:9",
+        "tax_code_id": None,
+    }
     assert "TxnTaxDetail" not in invoice_payload(row, [], "1")
 
 
 def test_customer_payload_drops_empty_fields_and_carries_the_marker():
-    body = customer_payload({"ops_customer_id": 6, "display_name": "St. Mary's Parish", "taxable": False,
-                             "email": None, "bill_city": "Davis"})
+    body = customer_payload(
+        {
+            "ops_customer_id": 6,
+            "display_name": "St. Mary's Parish",
+            "taxable": False,
+            "email": None,
+            "bill_city": "Davis",
+        }
+    )
     assert body["Notes"] == "fieldbooks:customer:6"
     assert "PrimaryEmailAddr" not in body
     assert body["BillAddr"] == {"City": "Davis"}
@@ -55,10 +81,20 @@ def test_customer_payload_drops_empty_fields_and_carries_the_marker():
 
 
 def test_payment_applies_its_whole_amount_to_its_invoice():
-    body = payment_payload({"amount": Decimal("50.5"), "txn_date": date(2026, 2, 1), "reference": None,
-                            "private_note": "fieldbooks:payment:3"}, "7", "12")
+    body = payment_payload(
+        {
+            "amount": Decimal("50.5"),
+            "txn_date": date(2026, 2, 1),
+            "reference": None,
+            "private_note": "fieldbooks:payment:3",
+        },
+        "7",
+        "12",
+    )
     assert body["TotalAmt"] == Decimal("50.50")
-    assert body["Line"] == [{"Amount": Decimal("50.50"), "LinkedTxn": [{"TxnId": "12", "TxnType": "Invoice"}]}]
+    assert body["Line"] == [
+        {"Amount": Decimal("50.50"), "LinkedTxn": [{"TxnId": "12", "TxnType": "Invoice"}]}
+    ]
     assert "PaymentRefNum" not in body
 
 
