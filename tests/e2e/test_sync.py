@@ -1,0 +1,215 @@
+"""A whole sync, end to end, against the sandbox over HTTP and real databases.
+
+The embedded run (SQLite + DuckDB) and the PostgreSQL run (operations DB and warehouse
+both on PostgreSQL) go through the same steps; the Airflow variant runs the real DAG.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import urllib.request
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import create_engine, select
+
+from fieldbooks.config import load_settings
+from fieldbooks.money import dumps_exact, to_money
+from fieldbooks.ops import schema
+from fieldbooks.ops.seed import seed_demo
+from fieldbooks.pipeline import sync
+from fieldbooks.qbo.client import open_client
+from fieldbooks.warehouse.connection import connect
+from tests.conftest import settings_env
+
+WRITE_OPERATIONS = {"create", "update", "delete", "void", "batch"}
+
+
+def _requests(sandbox) -> list[dict]:
+    with urllib.request.urlopen(
+        f"{sandbox.base_url}/_sandbox/realms/{sandbox.realm_id}/requests"
+    ) as r:
+        return json.load(r)
+
+
+def _clear_requests(sandbox) -> None:
+    req = urllib.request.Request(
+        f"{sandbox.base_url}/_sandbox/realms/{sandbox.realm_id}/requests", method="DELETE"
+    )
+    urllib.request.urlopen(req).close()
+
+
+def _objects(sandbox, entity: str) -> list[dict]:
+    with urllib.request.urlopen(
+        f"{sandbox.base_url}/_sandbox/realms/{sandbox.realm_id}/objects/{entity}"
+    ) as r:
+        return json.load(r, parse_float=Decimal)
+
+
+def _writes(sandbox) -> list[dict]:
+    return [r for r in _requests(sandbox) if r.get("operation") in WRITE_OPERATIONS]
+
+
+def _pay_in_quickbooks(settings, doc_number: str) -> tuple[str, Decimal]:
+    """As a bookkeeper: a check for the invoice's whole balance, recorded in QuickBooks."""
+    client = open_client(settings.qbo, settings.token_store)
+    invoice = client.query(f"SELECT * FROM Invoice WHERE DocNumber = '{doc_number}'")[
+        "QueryResponse"
+    ]["Invoice"][0]
+    amount = to_money(invoice["Balance"])
+    body = {
+        "CustomerRef": {"value": invoice["CustomerRef"]["value"]},
+        "TotalAmt": amount,
+        "PaymentRefNum": "CHK 901",
+        "TxnDate": str(date.today()),
+        "Line": [{"Amount": amount, "LinkedTxn": [{"TxnId": invoice["Id"], "TxnType": "Invoice"}]}],
+    }
+    payment = client.create_object("Payment", dumps_exact(body))["Payment"]
+    return payment["Id"], amount
+
+
+def _open_invoice_number(settings) -> str:
+    engine = create_engine(settings.ops_url)
+    with engine.connect() as conn:
+        number = (
+            conn.execute(
+                select(schema.invoices.c.invoice_number)
+                .where(schema.invoices.c.status == "sent")
+                .order_by(schema.invoices.c.id)
+            )
+            .scalars()
+            .first()
+        )
+    engine.dispose()
+    return number
+
+
+def _ops_invoice(settings, number: str):
+    engine = create_engine(settings.ops_url)
+    with engine.connect() as conn:
+        inv = conn.execute(
+            select(schema.invoices).where(schema.invoices.c.invoice_number == number)
+        ).one()
+        pays = conn.execute(
+            select(schema.payments).where(schema.payments.c.invoice_id == inv.id)
+        ).all()
+    engine.dispose()
+    return inv, pays
+
+
+def _assert_first_sync_wrote_everything(sandbox, summary, settings) -> None:
+    assert summary["ties_out"], summary["lines"]
+    assert summary["invoice_tieout"] == {"matched": 200}
+    invoices = [o for o in _objects(sandbox, "Invoice") if o.get("status") != "Deleted"]
+    assert len(invoices) == 200
+    assert len({i["DocNumber"] for i in invoices}) == 200
+    customers = _objects(sandbox, "Customer")
+    assert len(customers) == 60
+    engine = create_engine(settings.ops_url)
+    with engine.connect() as conn:
+        ops_total = sum(conn.execute(select(schema.invoices.c.total)).scalars())
+        missing_ids = conn.execute(
+            select(schema.invoices.c.id).where(schema.invoices.c.qbo_id.is_(None))
+        ).all()
+    engine.dispose()
+    assert sum(to_money(i["TotalAmt"]) for i in invoices) == ops_total
+    assert missing_ids == []
+
+
+def _run_scenario(sandbox, settings, run) -> None:
+    """First sync, a rerun that writes nothing, then a QuickBooks payment that reaches operations."""
+    seed_demo(settings.ops_url)
+    first = run("run-1")
+    _assert_first_sync_wrote_everything(sandbox, first, settings)
+
+    _clear_requests(sandbox)
+    second = run("run-2")
+    assert _writes(sandbox) == [], "a second run straight after a successful one must write nothing"
+    assert second["written_to_quickbooks"] == {}
+    assert second["ties_out"]
+
+    number = _open_invoice_number(settings)
+    before, _ = _ops_invoice(settings, number)
+    qbo_payment_id, amount = _pay_in_quickbooks(settings, number)
+    _clear_requests(sandbox)
+    third = run("run-3")
+    assert _writes(sandbox) == [], "a payment recorded in QuickBooks must not be pushed back"
+    inv, pays = _ops_invoice(settings, number)
+    from_qbo = [p for p in pays if p.source == "quickbooks"]
+    assert [(p.qbo_id, p.amount) for p in from_qbo] == [(qbo_payment_id, amount)]
+    assert inv.balance == Decimal("0.00") and before.balance == amount
+    assert inv.status == "paid"
+    assert third["written_to_ops"] == {"payment": 1}
+    assert third["ties_out"], third["lines"]
+    with connect(settings.warehouse_url) as wh:
+        assert wh.scalar("select count(*) from fieldbooks.sync_issues where status = 'open'") == 0
+
+
+def _direct(settings):
+    def run(run_id: str) -> dict:
+        return sync(settings, run_id)
+
+    return run
+
+
+@pytest.mark.slow
+def test_sync_on_embedded_defaults(sandbox, tmp_path):
+    settings = load_settings(settings_env(tmp_path, sandbox))
+    _run_scenario(sandbox, settings, _direct(settings))
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+def test_sync_with_operations_and_warehouse_on_postgres(sandbox, tmp_path, make_pg_database):
+    env = settings_env(
+        tmp_path,
+        sandbox,
+        ops_url=make_pg_database("fb_ops"),
+        warehouse_url=make_pg_database("fb_wh"),
+    )
+    settings = load_settings(env)
+    _run_scenario(sandbox, settings, _direct(settings))
+
+
+def _through_airflow(tmp_path, env: dict[str, str]):
+    """Each run is a real `airflow dags test fieldbooks_sync` on a private Airflow home."""
+    from fieldbooks.airflow_local import airflow_env, dags_test, prepare_airflow
+    from fieldbooks.reconcile import summarize
+
+    home = tmp_path / "airflow"
+    aenv = airflow_env(home, env)
+    log_file = tmp_path / "airflow.log"
+    prepare_airflow(home, aenv, log_file)
+    settings = load_settings(env)
+
+    def run(_: str) -> dict:
+        dags_test("fieldbooks_sync", aenv, log_file)
+        with connect(settings.warehouse_url) as wh:
+            run_id = wh.scalar(
+                "select run_id from fieldbooks.sync_runs order by finished_at desc limit 1"
+            )
+            assert not run_id.startswith("cli__")
+            summary = summarize(wh, run_id)
+        return {**summary.__dict__, "ties_out": summary.ties_out, "lines": summary.lines()}
+
+    return run
+
+
+@pytest.mark.slow
+def test_dag_run_through_airflow_on_embedded_defaults(sandbox, tmp_path):
+    env = settings_env(tmp_path, sandbox)
+    _run_scenario(sandbox, load_settings(env), _through_airflow(tmp_path, env))
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+def test_dag_run_through_airflow_on_postgres(sandbox, tmp_path, make_pg_database):
+    env = settings_env(
+        tmp_path,
+        sandbox,
+        ops_url=make_pg_database("fb_ops"),
+        warehouse_url=make_pg_database("fb_wh"),
+    )
+    _run_scenario(sandbox, load_settings(env), _through_airflow(tmp_path, env))
