@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import Engine, create_engine, insert
+from sqlalchemy import Engine, create_engine, insert, text
 
 from fieldbooks.money import line_amount, tax_on
 from fieldbooks.ops import schema
@@ -285,5 +285,14 @@ def seed_demo(
         conn.execute(insert(schema.invoices), invoice_rows)
         conn.execute(insert(schema.invoice_lines), line_rows)
         conn.execute(insert(schema.payments), payment_rows)
+        if conn.dialect.name == "postgresql":
+            # Explicit ids leave the serial sequences behind; move them past the seeded rows.
+            for table in schema.SYNCED_TABLES:
+                conn.execute(
+                    text(
+                        f"select setval(pg_get_serial_sequence('{table.name}', 'id'), "
+                        f"(select coalesce(max(id), 1) from {table.name}))"
+                    )
+                )
     engine.dispose()
     return SeedCounts(len(customer_rows), len(invoice_rows), len(line_rows), len(payment_rows))
