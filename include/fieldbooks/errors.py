@@ -84,3 +84,20 @@ def issue_kind_for(exc: BaseException) -> str:
     return {ErrorClass.AUTH: "auth_failed", ErrorClass.TRANSIENT: "throttled"}.get(
         cls, "rejected_by_quickbooks"
     )
+
+
+# What a person can do, by issue kind; the class's generic hint applies otherwise.
+ISSUE_HINTS = {
+    "duplicate_name": (
+        "A customer, vendor or employee in QuickBooks (perhaps an inactive one) already has "
+        "this name: rename one of them, or reactivate it so fieldbooks links to it."
+    ),
+    "duplicate_doc_number": (
+        "Another QuickBooks transaction already uses this number: renumber one of them."
+    ),
+    "deposited_payment_edit": (
+        "The payment is deposited in QuickBooks and its amount cannot change: receive "
+        "another payment or issue a refund instead."
+    ),
+    "stale_object": "Someone edited the record in QuickBooks meanwhile; the next run re-reads it.",
+}

@@ -61,10 +61,10 @@ def _fmt(counts: dict[str, int]) -> str:
 def summarize(wh: WarehouseConnection, run_id: str) -> RunSummary:
     """Count this run's writes, the open issues and the invoice tie-out."""
     summary = RunSummary(run_id=run_id)
-    for direction, entity, count in wh.fetchall(
-        """select direction, entity, count(*) from fieldbooks.sync_events
-           where run_id = %s and outcome = 'ok' and operation in ('create', 'update', 'link')
-           group by direction, entity""",
+    for direction, entity, operation, count in wh.fetchall(
+        """select direction, entity, operation, count(*) from fieldbooks.sync_events
+           where run_id = %s and outcome = 'ok'
+           group by direction, entity, operation""",
         (run_id,),
     ):
         target = (
@@ -72,7 +72,9 @@ def summarize(wh: WarehouseConnection, run_id: str) -> RunSummary:
             if direction == "to_quickbooks"
             else summary.written_to_ops
         )
-        target[entity] = int(count)
+        # Creates, updates and links count per entity; QuickBooks ids written back apart.
+        key = f"{entity} qbo id" if operation == "set_qbo_id" else entity
+        target[key] = target.get(key, 0) + int(count)
     summary.failed_writes = int(
         wh.scalar(
             "select count(*) from fieldbooks.sync_events where run_id = %s and outcome like 'failed%%'",

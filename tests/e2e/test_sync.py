@@ -7,7 +7,6 @@ both on PostgreSQL) go through the same steps; the Airflow variant runs the real
 from __future__ import annotations
 
 import json
-import os
 import urllib.request
 from datetime import date
 from decimal import Decimal

@@ -12,11 +12,11 @@ from __future__ import annotations
 import logging
 from collections import Counter, defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from fieldbooks.config import Settings
-from fieldbooks.errors import ErrorClass, classify_qbo_error, issue_kind_for
+from fieldbooks.errors import ISSUE_HINTS, ErrorClass, classify_qbo_error, issue_kind_for
 from fieldbooks.issues import Issue, raise_issue, resolve_issues
 from fieldbooks.ledger import get_entry, qbo_ids, record_event, request_id_for, upsert_entry
 from fieldbooks.money import dumps_exact
@@ -46,10 +46,16 @@ class LoadReport:
     written: Counter = field(default_factory=Counter)
     held: Counter = field(default_factory=Counter)
     failed: Counter = field(default_factory=Counter)
+    skipped: Counter = field(default_factory=Counter)
 
     def as_dict(self) -> dict[str, dict[str, int]]:
         """Plain dicts for XCom and the run summary."""
-        return {"written": dict(self.written), "held": dict(self.held), "failed": dict(self.failed)}
+        return {
+            "written": dict(self.written),
+            "held": dict(self.held),
+            "failed": dict(self.failed),
+            "already_written": dict(self.skipped),
+        }
 
 
 @dataclass(frozen=True)
@@ -144,6 +150,13 @@ def apply_write(
         realm_id, write.entity, write.ops_id, write.payload_hash, write.operation
     )
     entry = get_entry(wh, realm_id, write.entity, write.ops_id)
+    if entry is not None and entry.state in ("sent", "confirmed"):
+        if entry.payload_hash == write.payload_hash:
+            # An earlier attempt of this task already wrote it (the change set predates it).
+            report.skipped[write.entity] += 1
+            return entry.qbo_id
+        if write.operation == "create" and entry.qbo_id:
+            write = replace(write, operation="update", qbo_id=entry.qbo_id, sync_token=None)
     if write.operation == "create" and entry is not None and entry.state == "pending":
         found = _find_by_marker(client, write)
         if found is not None:
@@ -170,9 +183,7 @@ def apply_write(
         if cls is ErrorClass.CONFLICT and write.operation == "update":
             # Stale SyncToken: operations is the system of record here, so re-read and re-apply.
             try:
-                obj = _send(
-                    client, Write(**{**write.__dict__, "sync_token": None}), request_id + "-r"
-                )
+                obj = _send(client, replace(write, sync_token=None), request_id + "-r")
             except Exception as retry_exc:
                 return _record_failure(wh, realm_id, write, retry_exc, request_id, run_id, report)
         else:
@@ -265,7 +276,7 @@ def _record_failure(
             qbo_id=write.qbo_id,
             kind=issue_kind_for(exc),
             reason=f"QuickBooks refused the {write.operation} of {write.entity} {write.marker}: {message}",
-            hint=_hint(cls),
+            hint=ISSUE_HINTS.get(issue_kind_for(exc), _hint(cls)),
         ),
         run_id,
     )

@@ -1,0 +1,225 @@
+"""The loaders' promises: bad records are held back with a reason, crashes never duplicate."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from collections import Counter
+from datetime import date
+
+import pytest
+from sqlalchemy import create_engine, insert, select
+
+from fieldbooks import pipeline
+from fieldbooks.config import load_settings
+from fieldbooks.ops import schema
+from fieldbooks.ops.seed import seed_demo
+from fieldbooks.qbo import push
+from fieldbooks.warehouse.connection import connect
+from fieldbooks.warehouse.state import utcnow
+from tests.conftest import settings_env
+
+
+def _objects(sandbox, entity: str) -> list[dict]:
+    url = f"{sandbox.base_url}/_sandbox/realms/{sandbox.realm_id}/objects/{entity}"
+    with urllib.request.urlopen(url) as r:
+        return [o for o in json.load(r) if o.get("status") != "Deleted"]
+
+
+@pytest.fixture
+def settings(sandbox, tmp_path):
+    s = load_settings(settings_env(tmp_path, sandbox))
+    seed_demo(s.ops_url, customers=12, invoices=30)
+    return s
+
+
+def _prepare(settings, run_id: str) -> None:
+    pipeline.step_extract_ops(settings)
+    pipeline.step_extract_qbo(settings)
+    pipeline.step_transform(settings)
+    pipeline.step_validate(settings, run_id)
+
+
+def _add_unmapped_invoice(settings) -> str:
+    """An invoice whose one line uses a category nobody mapped to a QuickBooks item."""
+    engine = create_engine(settings.ops_url)
+    now = utcnow()
+    with engine.begin() as conn:
+        conn.execute(
+            insert(schema.service_categories),
+            [
+                {
+                    "id": 99,
+                    "name": "Drain Camera Inspection",
+                    "kind": "service",
+                    "taxable": False,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+            ],
+        )
+        conn.execute(
+            insert(schema.invoices),
+            [
+                {
+                    "id": 500,
+                    "invoice_number": "FB-UNMAPPED",
+                    "customer_id": 1,
+                    "issue_date": date(2026, 11, 1),
+                    "due_date": date(2026, 12, 1),
+                    "status": "sent",
+                    "tax_jurisdiction": "LOCAL",
+                    "tax_rate": "0.0825",
+                    "subtotal": "250.00",
+                    "tax": "0.00",
+                    "total": "250.00",
+                    "balance": "250.00",
+                    "created_at": now,
+                    "updated_at": now,
+                }
+            ],
+        )
+        conn.execute(
+            insert(schema.invoice_lines),
+            [
+                {
+                    "id": 5000,
+                    "invoice_id": 500,
+                    "line_number": 1,
+                    "category_id": 99,
+                    "description": "camera",
+                    "quantity": "1",
+                    "unit_price": "250.00",
+                    "amount": "250.00",
+                    "taxable": False,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+            ],
+        )
+    engine.dispose()
+    return "FB-UNMAPPED"
+
+
+def test_unmapped_category_is_held_back_with_a_reason_and_the_rest_syncs(settings, sandbox):
+    number = _add_unmapped_invoice(settings)
+    summary = pipeline.sync(settings, "run-held")
+
+    docs = {i["DocNumber"] for i in _objects(sandbox, "Invoice")}
+    assert number not in docs
+    assert len(docs) == 30
+    with connect(settings.warehouse_url) as wh:
+        issues = wh.fetchdicts("select * from fieldbooks.sync_issues where status = 'open'")
+    assert [(i["entity"], i["ops_id"], i["kind"]) for i in issues] == [
+        ("invoice", "500", "unmapped_category")
+    ]
+    assert "Drain Camera Inspection" in issues[0]["reason"]
+    assert "map_service_categories.csv" in issues[0]["hint"]
+    assert summary["invoice_tieout"] == {"matched": 30, "missing_in_quickbooks": 1}
+    assert not summary["ties_out"]
+
+    # Rerunning does not duplicate the issue: it counts another attempt.
+    pipeline.sync(settings, "run-held-2")
+    with connect(settings.warehouse_url) as wh:
+        rows = wh.fetchall("select attempts, status from fieldbooks.sync_issues")
+    assert rows == [(2, "open")]
+
+
+def test_rerun_after_crash_creates_no_duplicate_invoice(settings, sandbox, monkeypatch):
+    _prepare(settings, "run-crash")
+    real = push._record_success
+    calls = Counter()
+
+    def crash_after_fifth_invoice(wh, realm_id, write, obj, request_id, run_id, operation):
+        if write.entity == "invoice":
+            calls["invoice"] += 1
+            if calls["invoice"] == 5:
+                # QuickBooks has created it; the process dies before the ledger learns the id.
+                raise SystemExit("killed mid-batch")
+        return real(wh, realm_id, write, obj, request_id, run_id, operation)
+
+    monkeypatch.setattr(push, "_record_success", crash_after_fifth_invoice)
+    with pytest.raises(SystemExit):
+        push.load_quickbooks(settings, "run-crash")
+    assert len(_objects(sandbox, "Invoice")) == 5
+    monkeypatch.setattr(push, "_record_success", real)
+
+    # Clear and rerun the task: the pending invoice is found by its DocNumber, not created again.
+    report = push.load_quickbooks(settings, "run-crash")
+    invoices = _objects(sandbox, "Invoice")
+    assert len(invoices) == 30
+    assert Counter(i["DocNumber"] for i in invoices).most_common(1)[0][1] == 1
+    assert report.written["invoice"] == 26  # the found one and the 25 never sent
+    with connect(settings.warehouse_url) as wh:
+        states = dict(
+            wh.fetchall(
+                "select state, count(*) from fieldbooks.sync_ledger where entity = 'invoice' group by state"
+            )
+        )
+        events = wh.fetchall(
+            "select operation from fieldbooks.sync_events where entity = 'invoice' and operation = 'recovered'"
+        )
+    assert states == {"sent": 30}
+    assert len(events) == 1
+
+
+def test_rerun_after_crash_creates_no_duplicate_payment_or_customer(settings, sandbox, monkeypatch):
+    _prepare(settings, "run-crash-2")
+    real = push._record_success
+
+    def crash_on_first(entity):
+        def fake(wh, realm_id, write, obj, request_id, run_id, operation):
+            if write.entity == entity:
+                raise SystemExit(f"killed after creating a {entity}")
+            return real(wh, realm_id, write, obj, request_id, run_id, operation)
+
+        return fake
+
+    for entity in ("customer", "payment"):
+        monkeypatch.setattr(push, "_record_success", crash_on_first(entity))
+        with pytest.raises(SystemExit):
+            push.load_quickbooks(settings, "run-crash-2")
+    monkeypatch.setattr(push, "_record_success", real)
+    push.load_quickbooks(settings, "run-crash-2")
+
+    engine = create_engine(settings.ops_url)
+    with engine.connect() as conn:
+        ops_payments = conn.execute(select(schema.payments)).all()
+    engine.dispose()
+    assert len(_objects(sandbox, "Customer")) == 12
+    assert len(_objects(sandbox, "Payment")) == len(ops_payments)
+    notes = Counter(p.get("PrivateNote") for p in _objects(sandbox, "Payment"))
+    assert notes.most_common(1)[0][1] == 1
+
+
+def test_a_refused_write_becomes_an_issue_and_the_run_goes_on(settings, sandbox):
+    # A bookkeeper once made a customer with the name operations will use, then made it
+    # inactive: it is no match candidate, but QuickBooks still refuses the name (6240).
+    from fieldbooks.money import dumps_exact
+    from fieldbooks.qbo.client import open_client
+
+    client = open_client(settings.qbo, settings.token_store)
+    old = client.create_object("Customer", dumps_exact({"DisplayName": "Seán O'Brien"}))["Customer"]
+    client.update_object(
+        "Customer",
+        dumps_exact(
+            {"Id": old["Id"], "SyncToken": old["SyncToken"], "sparse": True, "Active": False}
+        ),
+    )
+    summary = pipeline.sync(settings, "run-dup")
+    with connect(settings.warehouse_url) as wh:
+        issues = wh.fetchdicts(
+            "select * from fieldbooks.sync_issues where status = 'open' order by entity"
+        )
+    kinds = {(i["entity"], i["kind"]) for i in issues}
+    assert ("customer", "duplicate_name") in kinds
+    customer_issue = next(i for i in issues if i["kind"] == "duplicate_name")
+    assert (
+        "Seán O'Brien" in customer_issue["reason"]
+        or "fieldbooks:customer:1" in customer_issue["reason"]
+    )
+    assert "rename" in customer_issue["hint"]
+    assert summary["failed_writes"] == 1
+    # The other customers synced; the held one's invoices wait for it with their own issue.
+    assert len([c for c in _objects(sandbox, "Customer") if c.get("Active", True)]) == 11
+    assert ("invoice", "customer_unresolved") in kinds
