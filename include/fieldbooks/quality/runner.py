@@ -46,8 +46,11 @@ def run_suite(name: str, frame: Any, id_column: str, rules: list[Rule]) -> list[
     if frame.empty:
         return []
     import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
 
     context = gx.get_context(mode="ephemeral")
+    # Task logs are read by people: no progress bars, whose carriage returns garble them.
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
     source = context.data_sources.add_pandas(f"{name}_source")
     batch = (
         source.add_dataframe_asset(name)
