@@ -10,6 +10,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from fieldbooks.qbo.pacing import Limits
+
 DEMO_REALM_ID = "9130350000000001"
 DEMO_REFRESH_TOKEN = "demo-refresh-token"
 DEMO_CLIENT_ID = "fieldbooks-demo"
@@ -34,6 +36,7 @@ class QboSettings:
     refresh_token: str
     minorversion: int = 75
     redirect_uri: str = "http://127.0.0.1/callback"
+    limits: Limits = field(default_factory=Limits)
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,26 @@ class Settings:
         return self.home / "qbo_tokens.json"
 
 
+def _limits(env: dict[str, str]) -> Limits:
+    """The company's QuickBooks limits; Intuit's figures unless overridden."""
+    default = Limits()
+    return Limits(
+        requests_per_window=int(
+            env.get("FIELDBOOKS_QBO_REQUESTS_PER_MINUTE", default.requests_per_window)
+        ),
+        batches_per_window=int(
+            env.get("FIELDBOOKS_QBO_BATCHES_PER_MINUTE", default.batches_per_window)
+        ),
+        concurrency=int(env.get("FIELDBOOKS_QBO_CONCURRENCY", default.concurrency)),
+        window_seconds=float(
+            env.get("FIELDBOOKS_QBO_LIMIT_WINDOW_SECONDS", default.window_seconds)
+        ),
+        throttled_wait_seconds=float(
+            env.get("FIELDBOOKS_QBO_THROTTLED_WAIT_SECONDS", default.throttled_wait_seconds)
+        ),
+    )
+
+
 def load_settings(env: dict[str, str] | None = None) -> Settings:
     """Read settings from the environment, defaulting to the embedded demo files."""
     env = dict(os.environ if env is None else env)
@@ -68,6 +91,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         realm_id=env.get("FIELDBOOKS_QBO_REALM_ID", DEMO_REALM_ID),
         refresh_token=env.get("FIELDBOOKS_QBO_REFRESH_TOKEN", DEMO_REFRESH_TOKEN),
         minorversion=int(env.get("FIELDBOOKS_QBO_MINORVERSION", "75")),
+        limits=_limits(env),
     )
     return Settings(
         home=home,

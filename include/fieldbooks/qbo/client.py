@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 
 from fieldbooks.config import QboSettings
 from fieldbooks.errors import ErrorClass, classify_qbo_error
+from fieldbooks.qbo.pacing import pace_client, pacer_for
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -87,7 +88,7 @@ def open_client(qbo: QboSettings, token_store: Path) -> Any:
     )
     client.api_url_v3 = f"{qbo.base_url}/v3"
     client.sandbox_api_url_v3 = f"{qbo.base_url}/v3"
-    return client
+    return pace_client(client, pacer_for(qbo.realm_id, qbo.limits))
 
 
 def with_retries(call: Callable[[], T], what: str) -> T:

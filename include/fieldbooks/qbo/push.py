@@ -10,6 +10,7 @@ issue with the cause; the rest of the run goes on. Auth failures stop the load.
 from __future__ import annotations
 
 import logging
+import time
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -20,7 +21,7 @@ from fieldbooks.errors import ISSUE_HINTS, ErrorClass, classify_qbo_error, issue
 from fieldbooks.issues import Issue, raise_issue, resolve_issues
 from fieldbooks.ledger import get_entry, qbo_ids, record_event, request_id_for, upsert_entry
 from fieldbooks.money import dumps_exact
-from fieldbooks.qbo.client import company_url, open_client, with_retries
+from fieldbooks.qbo.client import company_url, open_client
 from fieldbooks.qbo.payloads import (
     customer_payload,
     invoice_payload,
@@ -33,6 +34,8 @@ from fieldbooks.warehouse.state import ensure_state
 log = logging.getLogger(__name__)
 
 DIRECTION = "to_quickbooks"
+WRITE_ATTEMPTS = 3
+WRITE_BACKOFF_SECONDS = 1.0
 
 
 class QuickBooksAuthError(RuntimeError):
@@ -114,27 +117,40 @@ def _find_by_marker(client: Any, write: Write) -> dict[str, Any] | None:
     return objects[0] if objects else None
 
 
-def _send(client: Any, write: Write, request_id: str) -> dict[str, Any]:
+def _send_once(client: Any, write: Write, request_id: str) -> dict[str, Any]:
     """Create or sparse-update one object; returns the object QuickBooks answers with."""
     qbo_entity = write.entity.capitalize()
     if write.operation == "create":
-        answer = with_retries(
-            lambda: client.create_object(
-                qbo_entity, dumps_exact(write.body), request_id=request_id
-            ),
-            f"create {write.entity} {write.ops_id}",
-        )
+        answer = client.create_object(qbo_entity, dumps_exact(write.body), request_id=request_id)
     else:
         token = write.sync_token
         if token is None:
             current = client.get(company_url(client, f"{write.entity}/{write.qbo_id}"))
             token = current[qbo_entity]["SyncToken"]
         body = {**write.body, "Id": write.qbo_id, "SyncToken": token, "sparse": True}
-        answer = with_retries(
-            lambda: client.update_object(qbo_entity, dumps_exact(body), request_id=request_id),
-            f"update {write.entity} {write.ops_id}",
-        )
+        answer = client.update_object(qbo_entity, dumps_exact(body), request_id=request_id)
     return answer[qbo_entity]
+
+
+def _send(client: Any, write: Write, request_id: str) -> tuple[dict[str, Any], str]:
+    """Send one write; returns the object and what happened (the operation, or `recovered`).
+
+    A transient failure may come after QuickBooks committed the write (a lost answer), and
+    requestid is a help, not a guarantee: before sending a create again, look it up.
+    """
+    for attempt in range(1, WRITE_ATTEMPTS + 1):
+        try:
+            return _send_once(client, write, request_id), write.operation
+        except Exception as exc:
+            if classify_qbo_error(exc) is not ErrorClass.TRANSIENT or attempt == WRITE_ATTEMPTS:
+                raise
+            log.warning("%s %s: %s; checking before sending again", write.entity, write.ops_id, exc)
+            if write.operation == "create":
+                found = _find_by_marker(client, write)
+                if found is not None:
+                    return found, "recovered"
+            time.sleep(WRITE_BACKOFF_SECONDS * 2 ** (attempt - 1))
+    raise AssertionError("unreachable")
 
 
 def apply_write(
@@ -177,18 +193,18 @@ def apply_write(
         qbo_id=write.qbo_id,
     )
     try:
-        obj = _send(client, write, request_id)
+        obj, outcome = _send(client, write, request_id)
     except Exception as exc:  # classified below; nothing is dropped
         cls = classify_qbo_error(exc)
         if cls is ErrorClass.CONFLICT and write.operation == "update":
             # Stale SyncToken: operations is the system of record here, so re-read and re-apply.
             try:
-                obj = _send(client, replace(write, sync_token=None), request_id + "-r")
+                obj, outcome = _send(client, replace(write, sync_token=None), request_id + "-r")
             except Exception as retry_exc:
                 return _record_failure(wh, realm_id, write, retry_exc, request_id, run_id, report)
         else:
             return _record_failure(wh, realm_id, write, exc, request_id, run_id, report)
-    _record_success(wh, realm_id, write, obj, request_id, run_id, write.operation)
+    _record_success(wh, realm_id, write, obj, request_id, run_id, outcome)
     report.written[write.entity] += 1
     return str(obj["Id"])
 

@@ -1,0 +1,158 @@
+"""Stay under a QuickBooks company's limits instead of hitting them.
+
+QuickBooks allows, per company, 500 requests and 40 batch requests a minute and 10
+requests in flight (QBO_FACTS.md, "Limits and throttling"). One `CompanyPacer` per
+company makes callers wait for room in a sliding window; `pace_client` puts it in
+front of every HTTP request a python-quickbooks client sends, and waits out a 429
+(whose body is XML) rather than failing the run. Reads that answer 5xx are retried
+with backoff; writes are not, because a 5xx may come after the write happened — the
+loader decides, through the ledger, whether to look the object up or send again.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Limits:
+    """One company's limits; the window is a minute unless a test shrinks it."""
+
+    requests_per_window: int = 500
+    batches_per_window: int = 40
+    concurrency: int = 10
+    window_seconds: float = 60.0
+    throttled_wait_seconds: float = 60.0  # Intuit advises a minute after a 429
+    max_throttled_waits: int = 10
+    read_retries: int = 4
+    read_backoff_seconds: float = 0.5
+
+
+class CompanyPacer:
+    """A sliding-window pacer: `slot()` returns when one more request fits every limit."""
+
+    def __init__(
+        self,
+        limits: Limits,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.limits = limits
+        self._clock = clock
+        self._sleep = sleep
+        self._lock = threading.Lock()
+        self._requests: deque[float] = deque()
+        self._batches: deque[float] = deque()
+        self._in_flight = 0
+        self.waited_seconds = 0.0
+        self.throttled = 0
+
+    def _room_in(self, now: float, batch: bool) -> float:
+        """0 when a request fits now, else how long until the oldest one leaves the window."""
+        horizon = now - self.limits.window_seconds
+        for stamps in (self._requests, self._batches):
+            while stamps and stamps[0] <= horizon:
+                stamps.popleft()
+        waits = []
+        if len(self._requests) >= self.limits.requests_per_window:
+            waits.append(self._requests[0] - horizon)
+        if batch and len(self._batches) >= self.limits.batches_per_window:
+            waits.append(self._batches[0] - horizon)
+        if self._in_flight >= self.limits.concurrency:
+            waits.append(0.01)
+        return max(waits, default=0.0)
+
+    @contextmanager
+    def slot(self, batch: bool = False) -> Iterator[None]:
+        """Hold one request's place in the window (and one concurrency slot) while it runs."""
+        while True:
+            with self._lock:
+                now = self._clock()
+                wait = self._room_in(now, batch)
+                if wait <= 0:
+                    self._requests.append(now)
+                    if batch:
+                        self._batches.append(now)
+                    self._in_flight += 1
+                    break
+            self.waited_seconds += wait
+            self._sleep(wait)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._in_flight -= 1
+
+    def backoff_after_throttle(self, retry_after: float | None) -> None:
+        """A 429 came back anyway (another client shares the company): wait it out."""
+        wait = retry_after if retry_after is not None else self.limits.throttled_wait_seconds
+        self.throttled += 1
+        self.waited_seconds += wait
+        log.warning("QuickBooks throttled the company; waiting %.1fs before going on", wait)
+        self._sleep(wait)
+
+
+_pacers: dict[str, CompanyPacer] = {}
+_pacers_lock = threading.Lock()
+
+
+def pacer_for(realm_id: str, limits: Limits) -> CompanyPacer:
+    """The process-wide pacer of one company (created on first use)."""
+    with _pacers_lock:
+        pacer = _pacers.get(realm_id)
+        if pacer is None or pacer.limits != limits:
+            pacer = _pacers[realm_id] = CompanyPacer(limits)
+        return pacer
+
+
+def _is_read(method: str, url: str) -> bool:
+    """GETs, and queries (which python-quickbooks POSTs), change nothing."""
+    return method.upper() == "GET" or "/query" in url
+
+
+def _retry_after(response: Any) -> float | None:
+    """The Retry-After header in seconds, when QuickBooks sends one."""
+    value = response.headers.get("Retry-After") if hasattr(response, "headers") else None
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def pace_client(client: Any, pacer: CompanyPacer) -> Any:
+    """Route every request of a python-quickbooks client through the company's pacer."""
+    send = client.process_request
+    limits = pacer.limits
+
+    def paced(
+        request_type: str, url: str, headers: Any = "", params: Any = "", data: Any = ""
+    ) -> Any:
+        batch = url.rstrip("/").endswith("/batch")
+        throttled = failures = 0
+        while True:
+            with pacer.slot(batch):
+                response = send(request_type, url, headers=headers, params=params, data=data)
+            status = response.status_code
+            if status == 429 and throttled < limits.max_throttled_waits:
+                throttled += 1
+                pacer.backoff_after_throttle(_retry_after(response))
+                continue
+            if status >= 500 and _is_read(request_type, url) and failures < limits.read_retries:
+                delay = limits.read_backoff_seconds * 2**failures
+                failures += 1
+                log.warning("QuickBooks answered %s to a read; retry in %.1fs", status, delay)
+                pacer._sleep(delay)
+                continue
+            return response
+
+    client.process_request = paced
+    return client
