@@ -104,8 +104,8 @@ class WarehouseConnection:
 
     def scalar(self, sql: str, params: Sequence[Any] = ()) -> Any:
         """The first column of the first row, or None."""
-        row = self.execute(sql, params).fetchone()
-        return None if row is None else row[0]
+        rows = self.execute(sql, params).fetchall()  # DuckDB wants every result consumed
+        return rows[0][0] if rows else None
 
     def table_exists(self, schema: str, table: str) -> bool:
         """Whether schema.table exists."""
