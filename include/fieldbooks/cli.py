@@ -84,14 +84,15 @@ def _cmd_sync(args: argparse.Namespace) -> int:
 
 
 def _cmd_issues(args: argparse.Namespace) -> int:
-    from fieldbooks.issues import dismiss_issue, list_issues
+    from fieldbooks.issues import dismiss_issue, list_issues, mark_retrying
     from fieldbooks.warehouse.connection import connect
     from fieldbooks.warehouse.state import ensure_state
 
-    with connect(load_settings().warehouse_url) as wh:
+    settings = load_settings()
+    with connect(settings.warehouse_url) as wh:
         ensure_state(wh)
         if args.action == "list":
-            rows = list_issues(wh, None if args.all else "open")
+            rows = list_issues(wh, None if args.all else "open", args.kind)
             for row in rows:
                 print(
                     f"{row['issue_id']}  {row['status']:<9} {row['kind']:<22} {row['entity']:<9} "
@@ -101,14 +102,27 @@ def _cmd_issues(args: argparse.Namespace) -> int:
                 print(f"    hint:   {row['hint']}")
             print(f"{len(rows)} issue(s)")
             return 0
-        if not args.issue_id or not args.reason:
-            print("dismiss needs an issue id and --reason", file=sys.stderr)
+        if args.action == "dismiss":
+            if len(args.issue_ids) != 1 or not args.reason:
+                print("dismiss takes one issue id and --reason", file=sys.stderr)
+                return 2
+            if not dismiss_issue(wh, args.issue_ids[0], args.reason):
+                print(f"no issue {args.issue_ids[0]}", file=sys.stderr)
+                return 1
+            print(f"dismissed {args.issue_ids[0]}")
+            return 0
+        if not args.issue_ids and not args.all_retryable:
+            print("retry takes issue ids or --all-retryable", file=sys.stderr)
             return 2
-        if not dismiss_issue(wh, args.issue_id, args.reason):
-            print(f"no issue {args.issue_id}", file=sys.stderr)
-            return 1
-        print(f"dismissed {args.issue_id}")
+        chosen = mark_retrying(wh, None if args.all_retryable else args.issue_ids)
+    print(f"{len(chosen)} issue(s) marked for retry")
+    if args.no_run or not chosen:
         return 0
+    from fieldbooks import pipeline
+
+    result = pipeline.sync(settings)
+    print("\n".join(result["lines"]))
+    return 0
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -169,10 +183,13 @@ def build_parser() -> argparse.ArgumentParser:
     load.set_defaults(func=_cmd_load)
 
     issues = sub.add_parser("issues", help="the discrepancy queue")
-    issues.add_argument("action", choices=["list", "dismiss"])
-    issues.add_argument("issue_id", nargs="?")
-    issues.add_argument("--reason", default=None)
+    issues.add_argument("action", choices=["list", "dismiss", "retry"])
+    issues.add_argument("issue_ids", nargs="*", metavar="ISSUE_ID")
+    issues.add_argument("--reason", default=None, help="why an issue is dismissed")
+    issues.add_argument("--kind", default=None, help="list only issues of this kind")
     issues.add_argument("--all", action="store_true", help="list resolved and dismissed too")
+    issues.add_argument("--all-retryable", action="store_true", help="retry every open issue")
+    issues.add_argument("--no-run", action="store_true", help="retry: mark only, sync later")
     issues.set_defaults(func=_cmd_issues)
     return parser
 

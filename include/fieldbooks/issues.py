@@ -90,26 +90,66 @@ def open_issue_ids(wh: WarehouseConnection, realm_id: str, entity: str) -> set[s
     return {r[0] for r in rows}
 
 
-def list_issues(wh: WarehouseConnection, status: str | None = "open") -> list[dict]:
-    """Issues for people to read, newest first."""
-    if status is None:
-        return wh.fetchdicts("select * from fieldbooks.sync_issues order by last_seen desc")
+def list_issues(
+    wh: WarehouseConnection, status: str | None = "open", kind: str | None = None
+) -> list[dict]:
+    """Issues for people to read, newest first, optionally of one status and kind."""
+    clauses, params = [], []
+    if status is not None:
+        clauses.append("status = %s")
+        params.append(status)
+    if kind is not None:
+        clauses.append("kind = %s")
+        params.append(kind)
+    where = f"where {' and '.join(clauses)}" if clauses else ""
     return wh.fetchdicts(
-        "select * from fieldbooks.sync_issues where status = %s order by last_seen desc", (status,)
+        f"select * from fieldbooks.sync_issues {where} order by last_seen desc, issue_id", params
+    )
+
+
+def _audit(wh: WarehouseConnection, issue: dict, operation: str, detail: str) -> None:
+    """Record a person's decision about an issue in the audit log."""
+    from fieldbooks.ledger import record_event
+
+    record_event(
+        wh,
+        run_id="manual",
+        direction="issue_queue",
+        realm_id=issue["realm_id"],
+        entity=issue["entity"],
+        operation=operation,
+        outcome="ok",
+        ops_id=issue["ops_id"],
+        qbo_id=issue["qbo_id"],
+        detail=f"{issue['issue_id']} ({issue['kind']}): {detail}",
     )
 
 
 def dismiss_issue(wh: WarehouseConnection, issue_id: str, reason: str) -> bool:
-    """Dismiss one issue with a reason; False when no such issue exists."""
-    cur = wh.execute(
-        "update fieldbooks.sync_issues set status = 'dismissed', hint = hint || %s where issue_id = %s",
-        (f" [dismissed: {reason}]", issue_id),
+    """Dismiss one issue with a reason (audited); False when no such issue exists."""
+    rows = wh.fetchdicts("select * from fieldbooks.sync_issues where issue_id = %s", (issue_id,))
+    if not rows:
+        return False
+    wh.execute(
+        "update fieldbooks.sync_issues set status = 'dismissed', last_seen = %s where issue_id = %s",
+        (utcnow(), issue_id),
     )
-    return (
-        bool(
-            wh.scalar(
-                "select count(*) from fieldbooks.sync_issues where issue_id = %s", (issue_id,)
-            )
+    _audit(wh, rows[0], "dismiss", reason)
+    return True
+
+
+def mark_retrying(wh: WarehouseConnection, issue_ids: list[str] | None) -> list[str]:
+    """Put open issues (the given ones, or every open one) back in line for the next run.
+
+    Every held record is looked at again on each run anyway; `retrying` tells people a
+    retry was asked for, and the run turns it `resolved` or `open` again.
+    """
+    rows = wh.fetchdicts("select * from fieldbooks.sync_issues where status = 'open'")
+    chosen = [r for r in rows if issue_ids is None or r["issue_id"] in issue_ids]
+    for row in chosen:
+        wh.execute(
+            "update fieldbooks.sync_issues set status = 'retrying' where issue_id = %s",
+            (row["issue_id"],),
         )
-        and cur is not None
-    )
+        _audit(wh, row, "retry", "retry requested")
+    return [r["issue_id"] for r in chosen]
