@@ -1,20 +1,26 @@
-"""The `/_sandbox` admin API for tests and people: companies, tokens, request log, raw
-object state and the clock. Unauthenticated: the emulator listens on loopback.
+"""The `/_sandbox` admin API for tests and people: companies (create, reset, export),
+tokens, request log, raw object state, accountant actions, the clock, limits, the fault
+plan and webhooks. Unauthenticated: the emulator listens on loopback.
 """
 
 import dataclasses
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from qbo_sandbox import jsonio
-from qbo_sandbox.clock import format_time
+from qbo_sandbox.actions import ACTIONS
+from qbo_sandbox.clock import format_response_time, format_time
 from qbo_sandbox.context import Ctx
-from qbo_sandbox.entities import lookup
+from qbo_sandbox.entities import ENTITIES, lookup
+from qbo_sandbox.faults import QboError
+from qbo_sandbox.injection import PlanError
 from qbo_sandbox.oauth import issue_refresh_token
 from qbo_sandbox.operations import render
-from qbo_sandbox.realms import RealmExists, create_realm
+from qbo_sandbox.realms import FIXTURES, RealmExists, create_realm, reset_realm
 from qbo_sandbox.state import SandboxState
 
 router = APIRouter(prefix="/_sandbox")
@@ -35,7 +41,10 @@ async def _body(request: Request) -> dict[str, Any]:
     raw = await request.body()
     if not raw.strip():
         return {}
-    value = jsonio.loads(raw)
+    try:
+        value = jsonio.loads(raw)
+    except ValueError:
+        return {}
     return value if isinstance(value, dict) else {}
 
 
@@ -112,6 +121,12 @@ def objects(realm: str, entity: str, request: Request) -> Response:
     spec = lookup(entity)
     if spec is None:
         return JSONResponse({"error": f"unknown entity {entity}"}, status_code=404)
+    return _json(_objects_of(state, realm, spec.name))
+
+
+def _objects_of(state: SandboxState, realm: str, entity: str) -> list[dict[str, Any]]:
+    """Every object of an entity as rendered, with its status."""
+    spec = ENTITIES[entity]
     with state.store.transaction():
         ctx = Ctx(state.store, realm, state.clock.now(), state.config)
         result = []
@@ -122,7 +137,166 @@ def objects(realm: str, entity: str, request: Request) -> Response:
             elif record.body.get("_voided"):
                 obj["status"] = "Voided"
             result.append(obj)
-    return _json(result)
+    return result
+
+
+@router.get("/realms/{realm}/export")
+def export(realm: str, request: Request) -> Response:
+    """The whole company as JSON: every entity's objects, deleted and voided ones marked."""
+    state = _state(request)
+    if not state.store.realm_exists(realm):
+        return _unknown_realm(realm)
+    offset = state.config.company_utc_offset_minutes
+    return _json(
+        {
+            "realm_id": realm,
+            "demo": state.store.realm_is_demo(realm),
+            "exported_at": format_response_time(state.clock.now_precise(), offset),
+            "entities": {name: _objects_of(state, realm, name) for name in ENTITIES},
+        }
+    )
+
+
+@router.post("/realms/{realm}/reset")
+async def reset(realm: str, request: Request) -> Response:
+    """Wipe a company back to a fixture: `{"fixture": "demo" | "empty"}` (default: the one
+    it was made from). Objects, numbering, request ids and the log go; tokens stay."""
+    state = _state(request)
+    if not state.store.realm_exists(realm):
+        return _unknown_realm(realm)
+    body = await _body(request)
+    fixture = body.get("fixture")
+    if fixture is not None and fixture not in FIXTURES:
+        return JSONResponse({"error": f"fixture is one of {', '.join(FIXTURES)}"}, 400)
+    demo = None if fixture is None else fixture == "demo"
+    await run_in_threadpool(reset_realm, state.store, state.config, state.clock.now(), realm, demo)
+    state.limiter.reset(realm)
+    return _json({"realm_id": realm, "reset": True})
+
+
+@router.get("/actions")
+def list_actions() -> dict[str, str]:
+    """The accountant actions and what each takes."""
+    return {name: (action.__doc__ or "").strip() for name, action in ACTIONS.items()}
+
+
+@router.post("/realms/{realm}/actions/{name}")
+async def act(realm: str, name: str, request: Request) -> Response:
+    """Do what an accountant does in the QuickBooks screens (actions.py); answers the
+    changed object, or a QuickBooks Fault with HTTP 400."""
+    state = _state(request)
+    if not state.store.realm_exists(realm):
+        return _unknown_realm(realm)
+    action = ACTIONS.get(name)
+    if action is None:
+        return JSONResponse(
+            {"error": f"unknown action {name}; one of {', '.join(ACTIONS)}"}, status_code=404
+        )
+    body = await _body(request)
+    return await run_in_threadpool(_run_action, state, realm, action, body)
+
+
+def _run_action(
+    state: SandboxState,
+    realm: str,
+    action: Callable[[Ctx, dict[str, Any]], dict[str, Any]],
+    body: dict[str, Any],
+) -> Response:
+    """Run one action in a transaction."""
+    try:
+        with state.store.transaction():
+            ctx = Ctx(state.store, realm, state.clock.now(), state.config)
+            return _json(action(ctx, body))
+    except QboError as error:
+        return _json({"Fault": error.fault()}, status=error.status)
+
+
+@router.get("/limits")
+def read_limits(request: Request) -> dict[str, Any]:
+    """The throttles in force (None: off)."""
+    return _state(request).limiter.settings()
+
+
+@router.put("/limits")
+async def set_limits(request: Request) -> Response:
+    """Change throttles at run time: any of requests_per_minute, batch_requests_per_minute,
+    max_concurrent_requests, report_requests_per_minute (null turns one off) and
+    throttle_window_seconds. Counting starts afresh."""
+    state = _state(request)
+    body = await _body(request)
+    try:
+        settings = state.limiter.configure(body)
+    except (KeyError, ValueError, TypeError) as error:
+        return JSONResponse({"error": f"bad limit: {error}"}, status_code=400)
+    state.limiter.reset()
+    return _json(settings)
+
+
+@router.get("/faults")
+def read_faults(request: Request) -> Response:
+    """The fault plan and how far each rule has got."""
+    return _json(_state(request).faults.to_json())
+
+
+@router.put("/faults")
+async def set_faults(request: Request) -> Response:
+    """Replace the fault plan (`{"seed": .., "rules": [..]}`, see injection.py)."""
+    state = _state(request)
+    try:
+        state.faults.load(await _body(request))
+    except (PlanError, ValueError, TypeError) as error:
+        return JSONResponse({"error": str(error)}, status_code=400)
+    return _json(state.faults.to_json())
+
+
+@router.post("/faults/rules")
+async def add_fault(request: Request) -> Response:
+    """Add one rule to the fault plan."""
+    state = _state(request)
+    try:
+        state.faults.add(await _body(request))
+    except (PlanError, ValueError, TypeError) as error:
+        return JSONResponse({"error": str(error)}, status_code=400)
+    return _json(state.faults.to_json())
+
+
+@router.delete("/faults")
+def clear_faults(request: Request) -> Response:
+    """Turn fault injection off."""
+    state = _state(request)
+    state.faults.load({})
+    return _json(state.faults.to_json())
+
+
+@router.get("/webhooks")
+def read_webhooks(request: Request) -> Response:
+    """Webhook settings."""
+    return _json(_state(request).webhooks.settings())
+
+
+@router.put("/webhooks")
+async def set_webhooks(request: Request) -> Response:
+    """Change webhook settings: url, verifier_token, format (classic | cloudevents | both),
+    batch_seconds, timeout_seconds, retry_delays_seconds."""
+    state = _state(request)
+    try:
+        settings = state.webhooks.configure(await _body(request))
+    except (KeyError, ValueError, TypeError) as error:
+        return JSONResponse({"error": f"bad webhook setting: {error}"}, status_code=400)
+    return _json(settings)
+
+
+@router.get("/webhooks/deliveries")
+def webhook_deliveries(request: Request) -> Response:
+    """Every notification sent (or being retried): payload, signature, attempts."""
+    return _json(_state(request).webhooks.deliveries())
+
+
+@router.delete("/webhooks/deliveries")
+def clear_deliveries(request: Request) -> Response:
+    """Forget the delivery history."""
+    _state(request).webhooks.clear()
+    return _json({"deleted": True})
 
 
 @router.get("/clock")

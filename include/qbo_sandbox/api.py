@@ -2,8 +2,9 @@
 dispatch to an operation, Fault bodies, and one request-log line per call.
 """
 
+import asyncio
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -19,11 +20,15 @@ from qbo_sandbox.faults import THROTTLE_XML, QboError, invalid_property, unsuppo
 from qbo_sandbox.oauth import authenticate
 from qbo_sandbox.operations import change_data_capture, read, run_query, spec_for, write
 from qbo_sandbox.query import QueryError, parse
+from qbo_sandbox.reports import run_report
 from qbo_sandbox.state import SandboxState
 
 JSON_TYPE = "application/json;charset=UTF-8"
+INJECTED_KEY = "qbo_sandbox.injected"  # set in the ASGI scope by injection.py
+DELAY_KEY = "qbo_sandbox.delay"
 log = logging.getLogger(__name__)
 router = APIRouter()
+_UNPARSED = object()
 
 
 @dataclass
@@ -37,11 +42,20 @@ class ApiCall:
     params: dict[str, str]
     authorization: str | None
     body: bytes
+    injected: str | None = None
+    _json: Any = field(default=_UNPARSED, repr=False)
+
+    def json(self) -> Any:
+        """The body parsed as JSON (Decimal numbers), parsed once; ValueError if it is not."""
+        if self._json is _UNPARSED:
+            self._json = jsonio.loads(self.body) if self.body.strip() else None
+        return self._json
 
 
 @router.api_route("/v3/company/{realm}/{rest:path}", methods=["GET", "POST"])
 async def company_api(realm: str, rest: str, request: Request) -> Response:
     """Every QBO v3 company endpoint."""
+    state: SandboxState = request.app.state.sandbox
     call = ApiCall(
         realm=realm,
         parts=[part for part in rest.split("/") if part],
@@ -50,31 +64,50 @@ async def company_api(realm: str, rest: str, request: Request) -> Response:
         params=dict(request.query_params),
         authorization=request.headers.get("authorization"),
         body=await request.body(),
+        injected=request.scope.get(INJECTED_KEY),
     )
-    return await run_in_threadpool(handle, request.app.state.sandbox, call)
+    entry = log_entry(call)
+    operation = entry["operation"]
+    admitted = state.limiter.try_enter(
+        call.realm, batch=operation == "batch", report=operation == "report"
+    )
+    if not admitted:
+        _log(state, entry, 429, "3001")
+        return Response(THROTTLE_XML, status_code=429, media_type="application/xml")
+    try:
+        delay = request.scope.get(DELAY_KEY)
+        if delay:
+            # An injected slow answer holds its place among the requests in flight.
+            await asyncio.sleep(delay)
+        return await run_in_threadpool(handle, state, call, entry)
+    finally:
+        state.limiter.leave(call.realm)
 
 
-def handle(state: SandboxState, call: ApiCall) -> Response:
-    """Answer one API call and append it to the request log."""
+def log_entry(call: ApiCall) -> dict[str, Any]:
+    """The request-log line of a call, before its outcome is known."""
     entity, operation = classify(call)
-    request_id = call.params.get("requestid")
-    entry: dict[str, Any] = {
+    return {
         "realm_id": call.realm,
         "method": call.method,
         "path": call.path,
         "entity": entity,
         "operation": operation,
-        "request_id": request_id,
+        "request_id": call.params.get("requestid"),
+        "injected": call.injected,
     }
-    if not state.limiter.try_enter(call.realm, batch=operation == "batch"):
-        _log(state, entry, 429, "3001")
-        return Response(THROTTLE_XML, status_code=429, media_type="application/xml")
-    try:
-        status, text, fault_code, entry["replayed"] = _answer(state, call, request_id)
-    finally:
-        state.limiter.leave(call.realm)
+
+
+def handle(state: SandboxState, call: ApiCall, entry: dict[str, Any]) -> Response:
+    """Answer one admitted API call and append it to the request log."""
+    status, text, fault_code, entry["replayed"] = _answer(state, call, entry["request_id"])
     _log(state, entry, status, fault_code)
     return Response(text, status_code=status, media_type=JSON_TYPE)
+
+
+def _writes(call: ApiCall) -> bool:
+    """Whether a call may change state (a POST other than a query)."""
+    return call.method == "POST" and not (call.parts and call.parts[0].lower() == "query")
 
 
 def _answer(
@@ -87,18 +120,23 @@ def _answer(
         authenticate(state.store, state.clock.now(), call.authorization, call.realm)
     except QboError as error:
         return (*_fault_answer(state, error), False)
-    with state.store.transaction():
+    store = state.store
+    writes = _writes(call)
+    with store.transaction() if writes or request_id else store.reading():
         now = state.clock.now()
         if request_id:
-            remembered = state.store.get_request_id(
+            remembered = store.get_request_id(
                 call.realm, request_id, now - state.config.request_id_ttl_seconds
             )
             if remembered is not None:
                 status, text = remembered
                 return status, text, _fault_code(text), True
-        ctx = Ctx(state.store, call.realm, now, state.config)
+        ctx = Ctx(store, call.realm, now, state.config)
         try:
-            with state.store.transaction():
+            if writes:
+                with store.transaction():
+                    payload = dispatch(ctx, call)
+            else:
                 payload = dispatch(ctx, call)
             status = 200
         except QboError as error:
@@ -118,7 +156,7 @@ def _answer(
         text = jsonio.dumps(payload)
         # A crash of the emulator itself is not remembered: a retry should get a real answer.
         if request_id and status < 500:
-            state.store.put_request_id(
+            store.put_request_id(
                 call.realm, request_id, now, status, text, now - state.config.request_id_ttl_seconds
             )
     return status, text, _fault_code(text) if status != 200 else None, False
@@ -174,13 +212,13 @@ def _json_body(call: ApiCall) -> Any:
     if not call.body.strip():
         raise invalid_property("The request has no body")
     try:
-        return jsonio.loads(call.body)
+        return call.json()
     except ValueError as error:
         raise invalid_property(f"The request body is not valid JSON: {error}") from None
 
 
 def classify(call: ApiCall) -> tuple[str | None, str]:
-    """(entity, operation) of a call for the request log."""
+    """(entity, operation) of a call for the request log and the fault plan."""
     head = call.parts[0].lower() if call.parts else ""
     if head == "query":
         return _queried_entity(call), head
@@ -188,6 +226,8 @@ def classify(call: ApiCall) -> tuple[str | None, str]:
         return call.params.get("entities"), head
     if head == "batch":
         return None, head
+    if head == "reports":
+        return (call.parts[1] if len(call.parts) > 1 else None), "report"
     spec = lookup(head) if head else None
     entity = spec.name if spec else (call.parts[0] if call.parts else None)
     if call.method == "GET":
@@ -198,9 +238,11 @@ def classify(call: ApiCall) -> tuple[str | None, str]:
     if operation == "void" or call.params.get("include", "").lower() == "void":
         return entity, "void"
     try:
-        body = jsonio.loads(call.body) if call.body.strip() else {}
+        body = call.json()
     except ValueError:
-        body = {}
+        body = None
+    if isinstance(body, dict) and spec is not None and isinstance(body.get(spec.name), dict):
+        body = body[spec.name]
     has_id = isinstance(body, dict) and body.get("Id") not in (None, "")
     return entity, "update" if has_id else "create"
 
@@ -237,6 +279,10 @@ def dispatch(ctx: Ctx, call: ApiCall) -> dict[str, Any]:
         if call.method != "POST":
             raise unsupported("Batch requests are POSTed.")
         return run_batch(ctx, _json_body(call))
+    if head == "reports":
+        if call.method != "GET" or len(call.parts) != 2:
+            raise unsupported("Reports are read with GET /reports/<ReportName>.")
+        return run_report(ctx, call.parts[1], call.params)
     spec = spec_for(call.parts[0])
     if call.method == "GET":
         if len(call.parts) != 2:

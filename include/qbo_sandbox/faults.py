@@ -108,13 +108,15 @@ def duplicate_name(detail: str) -> QboError:
     )
 
 
-def duplicate_doc_number(code: str, doc_number: str, txn_id: str) -> QboError:
-    """6140 (or 6210): DocNumber already used by another invoice."""
+def duplicate_doc_number(
+    code: str, doc_number: str, txn_id: str, txn_type: str = "Invoice"
+) -> QboError:
+    """6140 (or 6210): DocNumber already used by another document of the same kind."""
     return QboError(
         code,
         "Duplicate Document Number Error",
         "Duplicate Document Number Error : You must specify a different number. This number "
-        f"has already been used. DocNumber={doc_number} is assigned to TxnType=Invoice "
+        f"has already been used. DocNumber={doc_number} is assigned to TxnType={txn_type} "
         f"with TxnId={txn_id}",
         element="DocNumber",
     )

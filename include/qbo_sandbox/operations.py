@@ -6,6 +6,7 @@ import copy
 import math
 from typing import Any
 
+from qbo_sandbox import jsonio
 from qbo_sandbox.clock import format_time, parse_time
 from qbo_sandbox.context import Ctx
 from qbo_sandbox.entities import ENTITIES, EntitySpec, lookup
@@ -24,6 +25,7 @@ from qbo_sandbox.query_eval import matches, mentions_field, sort_objects
 from qbo_sandbox.references import ref_value
 from qbo_sandbox.store import Record
 
+RENDER_CACHE_SIZE = 20_000
 # Fields the server owns; whatever a client sends for them is ignored.
 SERVER_FIELDS = ("Id", "SyncToken", "MetaData", "domain", "sparse", "status")
 ALWAYS_SHOWN = ("Id", "SyncToken", "MetaData", "domain", "sparse")
@@ -102,7 +104,20 @@ def read(ctx: Ctx, spec: EntitySpec, object_id: str) -> dict[str, Any]:
     if spec.name == "CompanyInfo":
         # QBO reads CompanyInfo at /companyinfo/<realmId>; its own Id is 1.
         object_id = "1" if object_id in (ctx.realm, "1") else object_id
-    return {spec.name: render(ctx, spec, _live(ctx, spec, object_id))}
+    if spec.decorate is not None:
+        return {spec.name: render(ctx, spec, _live(ctx, spec, object_id))}
+    # Without read-time figures an object renders the same until it changes: reuse the text.
+    stamp = ctx.store.get_stamp(ctx.realm, spec.name, object_id)
+    if stamp is None or stamp[3]:
+        raise not_found(spec.name, object_id)
+    key = (ctx.realm, spec.name, object_id, *stamp)
+    text = ctx.store.rendered.get(key)
+    if text is None:
+        text = jsonio.dumps(render(ctx, spec, _live(ctx, spec, object_id)))
+        if len(ctx.store.rendered) >= RENDER_CACHE_SIZE:
+            ctx.store.rendered.clear()
+        ctx.store.rendered[key] = text
+    return {spec.name: jsonio.Raw(text)}
 
 
 def write(
@@ -140,6 +155,11 @@ def create(
     if spec.changed is not None:
         spec.changed(ctx, None, record)
     return record
+
+
+def create_internal(ctx: Ctx, entity: str, body: dict[str, Any]) -> Record:
+    """Create an object the way QuickBooks itself does (fixtures, system accounts)."""
+    return create(ctx, ENTITIES[entity], body, internal=True)
 
 
 def update(ctx: Ctx, spec: EntitySpec, payload: dict[str, Any]) -> Record:
@@ -184,7 +204,7 @@ def delete(ctx: Ctx, spec: EntitySpec, payload: dict[str, Any]) -> dict[str, Any
     record.deleted = True
     record.sync_token += 1
     record.update_time = ctx.now
-    ctx.store.save_object(record)
+    ctx.store.save_object(record, event="Delete")
     ctx.cache.clear()
     if spec.changed is not None:
         spec.changed(ctx, before, record)
@@ -201,7 +221,7 @@ def void(ctx: Ctx, spec: EntitySpec, payload: dict[str, Any]) -> dict[str, Any]:
     spec.void(ctx, record)
     record.sync_token += 1
     record.update_time = ctx.now
-    ctx.store.save_object(record)
+    ctx.store.save_object(record, event="Void")
     ctx.cache.clear()
     if spec.changed is not None:
         spec.changed(ctx, before, record)

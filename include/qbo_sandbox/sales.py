@@ -1,13 +1,17 @@
-"""Invoice and Payment rules: line amounts, sales tax, totals, balances, payment application.
+"""Sales documents and customer payments: line amounts, sales tax, totals, DocNumbers,
+invoice balances, payments applied to invoices and credit memos, and the deposited-payment
+rule (6540).
 
-Choices QBO does not pin down, made here so tests can rely on them:
+Invoice, CreditMemo and RefundReceipt share `sales_document` (lines, SubTotalLineDetail,
+tax, TotalAmt). Choices QBO does not pin down, made here so tests can rely on them:
 - A line's `Qty * UnitPrice` is checked against `Amount` only when both are non-zero,
   because python-quickbooks sends `Qty: 0, UnitPrice: 0` on every line it builds.
 - `TxnTaxDetail.TotalTax` overrides the computed tax only when it is non-zero and, on an
   update, differs from the stored figure: python-quickbooks sends `TotalTax: 0` by default
   and echoes the old tax back on a fetch-modify-save, neither of which is an override.
-- A payment line links exactly one invoice of the payment's own customer.
-- An invoice with payments applied cannot be deleted or voided (delete the payment first).
+- Tax is computed per rate on the sum of the taxable lines and rounded half-up to the cent.
+- A payment line links exactly one invoice or credit memo of the payment's own customer.
+- A document with payments or credits applied cannot be deleted or voided.
 """
 
 from datetime import date
@@ -24,14 +28,20 @@ from qbo_sandbox.faults import (
     invalid_reference,
     required,
 )
+from qbo_sandbox.lists import USD, system_account
 from qbo_sandbox.money import ZERO, cents, to_decimal, to_money
 from qbo_sandbox.references import check_ref, ref_value
 from qbo_sandbox.store import Record
 
-USD = {"value": "USD", "name": "United States Dollar"}
 LINE_TAX_CODES = ("TAX", "NON")
 DOC_NUMBER_START = 1001
 DOC_NUMBER_MAX_LENGTH = 21
+# What a payment line may pay (with) and how that document's open amount is read.
+PAYABLE = ("Invoice", "CreditMemo")
+DEPOSITED = (
+    "This transaction has been deposited. If you want to change or delete it, you must edit "
+    "the deposit it appears on and remove it first."
+)
 
 
 # ---------------------------------------------------------------- shared helpers
@@ -51,49 +61,77 @@ def txn_date(body: dict[str, Any], key: str, default: str | None) -> None:
     body[key] = str(value)
 
 
-def payment_applications(ctx: Ctx) -> dict[str, list[tuple[str, Decimal]]]:
-    """For each invoice Id, the (payment Id, amount) pairs applied to it by live payments."""
-    if "applications" not in ctx.cache:
-        applied: dict[str, list[tuple[str, Decimal]]] = {}
-        for payment in ctx.store.list_objects(ctx.realm, "Payment"):
-            for invoice_id, amount in linked_invoices(payment.body):
-                applied.setdefault(invoice_id, []).append((payment.id, amount))
-        ctx.cache["applications"] = applied
-    return ctx.cache["applications"]
+def today(ctx: Ctx) -> str:
+    """The company's calendar date on the sandbox clock."""
+    return local_date(ctx.now, ctx.config.company_utc_offset_minutes)
 
 
-def linked_invoices(body: dict[str, Any]) -> list[tuple[str, Decimal]]:
-    """The (invoice Id, amount) pairs a stored payment body applies."""
-    pairs = []
-    for line in body.get("Line") or []:
-        for link in line.get("LinkedTxn") or []:
-            if link.get("TxnType") == "Invoice":
-                pairs.append((str(link.get("TxnId")), Decimal(line.get("Amount") or 0)))
-    return pairs
+def money_or_zero(value: Any) -> Decimal:
+    """A stored amount as a Decimal (missing or empty is zero)."""
+    if value in (None, ""):
+        return ZERO
+    return Decimal(value)
 
 
-def applied_total(ctx: Ctx, invoice_id: str, except_payment: str | None = None) -> Decimal:
-    """Sum applied to an invoice by live payments, optionally leaving one payment out."""
-    return sum(
-        (
-            amount
-            for payment_id, amount in payment_applications(ctx).get(invoice_id, [])
-            if payment_id != except_payment
-        ),
-        ZERO,
-    )
+def deposited(body: dict[str, Any]) -> bool:
+    """Whether a payment sits on a deposit (deposits.py marks it)."""
+    return bool(body.get("_deposit_id"))
 
 
-# ---------------------------------------------------------------- invoices
-def prepare_invoice(
+def deposited_error(element: str = "") -> QboError:
+    """6540: a deposited payment cannot change."""
+    return QboError("6540", "Deposited Transaction cannot be changed", DEPOSITED, element=element)
+
+
+def check_header_refs(ctx: Ctx, body: dict[str, Any]) -> None:
+    """Optional DepartmentRef (location) and ClassRef on a transaction."""
+    check_ref(ctx, body, "DepartmentRef", "Department", "DepartmentRef", must=False)
+    check_ref(ctx, body, "ClassRef", "Class", "ClassRef", must=False)
+
+
+def doc_number(ctx: Ctx, entity: str, body: dict[str, Any], existing: Record | None) -> str:
+    """DocNumber: the one sent, the one it had, or the entity's next free number."""
+    doc = str(body.get("DocNumber") or "").strip()
+    if not doc and existing is not None:
+        doc = str(existing.body.get("DocNumber") or "")
+
+    def holders(number: str) -> list[str]:
+        return [
+            object_id
+            for _, object_id in ctx.store.find_unique(ctx.realm, f"doc:{entity}:{number}")
+            if existing is None or object_id != existing.id
+        ]
+
+    if not doc:
+        while True:
+            doc = str(ctx.store.next_value(ctx.realm, f"docnumber:{entity}", DOC_NUMBER_START))
+            if not holders(doc):
+                break
+    if len(doc) > DOC_NUMBER_MAX_LENGTH:
+        raise QboError(
+            "2050",
+            "String length specified does not match the supported length",
+            f"Min:0, Max:{DOC_NUMBER_MAX_LENGTH} supported. Supplied length:{len(doc)}",
+            element="DocNumber",
+        )
+    if ctx.config.duplicate_doc_number_check:
+        taken = holders(doc)
+        if taken:
+            raise duplicate_doc_number(
+                ctx.config.duplicate_doc_number_code, doc, taken[0], txn_type=entity
+            )
+    return doc
+
+
+# ---------------------------------------------------------------- sales documents
+def sales_document(
     ctx: Ctx, body: dict[str, Any], existing: Record | None, request: dict[str, Any]
-) -> dict[str, Any]:
-    """Validate an invoice and compute its lines, tax, totals and balance."""
-    for key in ("TotalAmt", "Balance", "HomeBalance", "HomeTotalAmt", "LinkedTxn"):
+) -> Record:
+    """Lines, SubTotalLineDetail, tax and TotalAmt of a sales form; returns its customer."""
+    for key in ("TotalAmt", "Balance", "HomeBalance", "HomeTotalAmt", "RemainingCredit"):
         body.pop(key, None)
-    if to_decimal(body.pop("Deposit", 0) or 0, "Deposit") != 0:
-        raise business("Invoice deposits are not emulated; send Deposit 0 or leave it out.")
-    check_ref(ctx, body, "CustomerRef", "Customer", "CustomerRef")
+    customer = check_ref(ctx, body, "CustomerRef", "Customer", "CustomerRef")
+    check_header_refs(ctx, body)
     raw_lines = body.get("Line")
     if raw_lines is not None and not isinstance(raw_lines, list):
         raise invalid_property("Line must be a list", "Line")
@@ -104,7 +142,6 @@ def prepare_invoice(
     ]
     if not lines_in:
         raise required("Line")
-
     lines: list[dict[str, Any]] = []
     subtotal = ZERO
     taxable = ZERO
@@ -116,7 +153,8 @@ def prepare_invoice(
             subtotal += amount
             if is_taxable:
                 taxable += amount
-        elif kind == "DescriptionOnly":
+        elif kind in ("DescriptionOnly", "DescriptionLineDetail"):
+            line["DetailType"] = "DescriptionOnly"
             line["Amount"] = ZERO
         else:
             raise business(
@@ -131,31 +169,16 @@ def prepare_invoice(
     total = cents(subtotal + total_tax)
     if total < 0:
         raise business("Transaction amount must be greater than or equal to 0.", "TotalAmt")
-    applied = ZERO
-    links: list[dict[str, Any]] = []
-    if existing is not None:
-        applied = applied_total(ctx, existing.id)
-        links = _payment_links(ctx, existing.id)
-    if total < applied:
-        raise business(
-            f"The invoice total {total} would be less than the {applied} already paid on it; "
-            "change the payments first."
-        )
-    voided = bool(body.get("_voided"))
     body["Line"] = lines + [
         {"Amount": cents(subtotal), "DetailType": "SubTotalLineDetail", "SubTotalLineDetail": {}}
     ]
     body["TxnTaxDetail"] = tax_detail
     body["_tax_override"] = overridden
     body["TotalAmt"] = total
-    body["Balance"] = ZERO if voided else cents(total - applied)
-    body["LinkedTxn"] = links
-    body["DocNumber"] = _doc_number(ctx, body, existing)
-    today = local_date(ctx.now, ctx.config.company_utc_offset_minutes)
-    txn_date(body, "TxnDate", today)
-    txn_date(body, "DueDate", body["TxnDate"])
+    txn_date(body, "TxnDate", today(ctx))
     body.setdefault("CurrencyRef", USD)
-    return body
+    assert customer is not None
+    return customer
 
 
 def _sales_line(ctx: Ctx, line: dict[str, Any], number: int) -> tuple[Decimal, bool]:
@@ -166,6 +189,7 @@ def _sales_line(ctx: Ctx, line: dict[str, Any], number: int) -> tuple[Decimal, b
         raise required(f"{where}.SalesItemLineDetail")
     detail = dict(detail)
     item = check_ref(ctx, detail, "ItemRef", "Item", f"{where}.SalesItemLineDetail.ItemRef")
+    check_ref(ctx, detail, "ClassRef", "Class", f"{where}.SalesItemLineDetail.ClassRef", False)
     qty = detail.get("Qty")
     price = detail.get("UnitPrice")
     qty_d = None if qty in (None, "") else to_decimal(qty, f"{where}.Qty")
@@ -278,78 +302,8 @@ def _tax_override(request: dict[str, Any], existing: Record | None) -> Decimal |
     return value
 
 
-def _doc_number(ctx: Ctx, body: dict[str, Any], existing: Record | None) -> str:
-    """The invoice's DocNumber: the one sent, the one it had, or the next free number."""
-    doc = str(body.get("DocNumber") or "").strip()
-    if not doc and existing is not None:
-        doc = str(existing.body.get("DocNumber") or "")
-    others = {
-        str(inv.body.get("DocNumber")): inv.id
-        for inv in ctx.store.list_objects(ctx.realm, "Invoice")
-        if existing is None or inv.id != existing.id
-    }
-    if not doc:
-        while True:
-            doc = str(ctx.store.next_value(ctx.realm, "docnumber:Invoice", DOC_NUMBER_START))
-            if doc not in others:
-                break
-    if len(doc) > DOC_NUMBER_MAX_LENGTH:
-        raise QboError(
-            "2050",
-            "String length specified does not match the supported length",
-            f"Min:0, Max:{DOC_NUMBER_MAX_LENGTH} supported. Supplied length:{len(doc)}",
-            element="DocNumber",
-        )
-    if ctx.config.duplicate_doc_number_check and doc in others:
-        raise duplicate_doc_number(ctx.config.duplicate_doc_number_code, doc, others[doc])
-    return doc
-
-
-def _payment_links(ctx: Ctx, invoice_id: str) -> list[dict[str, Any]]:
-    """LinkedTxn entries naming the payments applied to an invoice."""
-    links = []
-    for payment_id, amount in payment_applications(ctx).get(invoice_id, []):
-        entry = {"TxnId": payment_id, "TxnType": "Payment"}
-        if amount > 0 and entry not in links:
-            links.append(entry)
-    return links
-
-
-def refresh_invoice(ctx: Ctx, invoice_id: str) -> None:
-    """Recompute an invoice's Balance and LinkedTxn after its payments changed."""
-    record = ctx.store.get_object(ctx.realm, "Invoice", invoice_id)
-    if record is None or record.deleted:
-        return
-    total = Decimal(record.body.get("TotalAmt") or 0)
-    voided = bool(record.body.get("_voided"))
-    balance = ZERO if voided else cents(total - applied_total(ctx, invoice_id))
-    links = _payment_links(ctx, invoice_id)
-    if (
-        Decimal(record.body.get("Balance") or 0) == balance
-        and record.body.get("LinkedTxn") == links
-    ):
-        return
-    record.body["Balance"] = balance
-    record.body["LinkedTxn"] = links
-    record.sync_token += 1
-    record.update_time = ctx.now
-    ctx.store.save_object(record)
-
-
-def guard_invoice_removal(ctx: Ctx, record: Record, what: str) -> None:
-    """Refuse to delete or void an invoice that has payments applied."""
-    paid = applied_total(ctx, record.id)
-    if paid > 0:
-        raise business(
-            f"Invoice Id={record.id} has {paid} of payments applied; delete or change those "
-            f"payments before you {what} it."
-        )
-
-
-def void_invoice(ctx: Ctx, record: Record) -> None:
-    """Zero an invoice's amounts in place; the record stays."""
-    guard_invoice_removal(ctx, record, "void")
-    body = record.body
+def zero_sales_document(body: dict[str, Any]) -> None:
+    """Zero a sales form's amounts in place (void); the record stays."""
     for line in body.get("Line") or []:
         line["Amount"] = ZERO
         detail = line.get("SalesItemLineDetail")
@@ -367,6 +321,136 @@ def void_invoice(ctx: Ctx, record: Record) -> None:
     body["_tax_override"] = False
 
 
+# ---------------------------------------------------------------- applications
+def applications(ctx: Ctx, customer_id: str) -> dict[tuple[str, str], list[tuple[str, Decimal]]]:
+    """For each (TxnType, Id) a customer's live payments apply to: (payment Id, amount)."""
+    key = f"applications:{customer_id}"
+    if key not in ctx.cache:
+        applied: dict[tuple[str, str], list[tuple[str, Decimal]]] = {}
+        for payment in ctx.store.party_objects(ctx.realm, [customer_id], ("Payment",)):
+            for txn_type, txn_id, amount in payment_links(payment.body):
+                applied.setdefault((txn_type, txn_id), []).append((payment.id, amount))
+        ctx.cache[key] = applied
+    return ctx.cache[key]
+
+
+def payment_links(body: dict[str, Any]) -> list[tuple[str, str, Decimal]]:
+    """The (TxnType, TxnId, amount) a stored payment body applies."""
+    links = []
+    for line in body.get("Line") or []:
+        for link in line.get("LinkedTxn") or []:
+            if link.get("TxnType") in PAYABLE:
+                links.append(
+                    (link["TxnType"], str(link.get("TxnId")), money_or_zero(line.get("Amount")))
+                )
+    return links
+
+
+def applied_total(
+    ctx: Ctx, customer_id: str, txn_type: str, txn_id: str, except_payment: str | None = None
+) -> Decimal:
+    """Sum applied to a document by live payments, optionally leaving one payment out."""
+    return sum(
+        (
+            amount
+            for payment_id, amount in applications(ctx, customer_id).get((txn_type, txn_id), [])
+            if payment_id != except_payment
+        ),
+        ZERO,
+    )
+
+
+def payment_refs(ctx: Ctx, customer_id: str, txn_type: str, txn_id: str) -> list[dict[str, str]]:
+    """LinkedTxn entries naming the payments applied to a document."""
+    links: list[dict[str, str]] = []
+    for payment_id, amount in applications(ctx, customer_id).get((txn_type, txn_id), []):
+        entry = {"TxnId": payment_id, "TxnType": "Payment"}
+        if amount > 0 and entry not in links:
+            links.append(entry)
+    return links
+
+
+def refresh_applied(ctx: Ctx, entity: str, object_id: str) -> None:
+    """Recompute an invoice's or credit memo's open amount after its payments changed."""
+    record = ctx.store.get_object(ctx.realm, entity, object_id)
+    if record is None or record.deleted:
+        return
+    customer_id = ref_value(record.body.get("CustomerRef")) or ""
+    total = money_or_zero(record.body.get("TotalAmt"))
+    voided = bool(record.body.get("_voided"))
+    open_amount = (
+        ZERO if voided else cents(total - applied_total(ctx, customer_id, entity, object_id))
+    )
+    links = payment_refs(ctx, customer_id, entity, object_id)
+    body = record.body
+    if money_or_zero(body.get("Balance")) == open_amount and body.get("LinkedTxn") == links:
+        return
+    body["Balance"] = open_amount
+    if entity == "CreditMemo":
+        body["RemainingCredit"] = open_amount
+    body["LinkedTxn"] = links
+    record.sync_token += 1
+    record.update_time = ctx.now
+    ctx.store.save_object(record)
+
+
+def guard_applied(ctx: Ctx, record: Record, what: str) -> None:
+    """Refuse to delete or void a document that has payments or credits applied."""
+    customer_id = ref_value(record.body.get("CustomerRef")) or ""
+    paid = applied_total(ctx, customer_id, record.entity, record.id)
+    if paid > 0:
+        raise business(
+            f"{record.entity} Id={record.id} has {paid} of payments or credits applied; delete "
+            f"or change those payments before you {what} it."
+        )
+
+
+# ---------------------------------------------------------------- invoices
+def prepare_invoice(
+    ctx: Ctx, body: dict[str, Any], existing: Record | None, request: dict[str, Any]
+) -> dict[str, Any]:
+    """Validate an invoice and compute its lines, tax, totals and balance."""
+    body.pop("LinkedTxn", None)
+    if to_decimal(body.pop("Deposit", 0) or 0, "Deposit") != 0:
+        raise business("Invoice deposits are not emulated; send Deposit 0 or leave it out.")
+    customer = sales_document(ctx, body, existing, request)
+    total = body["TotalAmt"]
+    applied = ZERO
+    links: list[dict[str, Any]] = []
+    if existing is not None:
+        before = ref_value(existing.body.get("CustomerRef")) or ""
+        applied = applied_total(ctx, before, "Invoice", existing.id)
+        if applied > 0 and before != customer.id:
+            raise business(
+                "The customer of an invoice with payments applied cannot change; "
+                "delete the payments first.",
+                "CustomerRef",
+            )
+        links = payment_refs(ctx, before, "Invoice", existing.id)
+    if total < applied:
+        raise business(
+            f"The invoice total {total} would be less than the {applied} already paid on it; "
+            "change the payments first."
+        )
+    voided = bool(body.get("_voided"))
+    body["Balance"] = ZERO if voided else cents(total - applied)
+    body["LinkedTxn"] = links
+    body["DocNumber"] = doc_number(ctx, "Invoice", body, existing)
+    txn_date(body, "DueDate", body["TxnDate"])
+    return body
+
+
+def guard_invoice_removal(ctx: Ctx, record: Record, what: str) -> None:
+    """Refuse to delete or void an invoice that has payments applied."""
+    guard_applied(ctx, record, what)
+
+
+def void_invoice(ctx: Ctx, record: Record) -> None:
+    """Zero an invoice's amounts in place; the record stays."""
+    guard_applied(ctx, record, "void")
+    zero_sales_document(record.body)
+
+
 # ---------------------------------------------------------------- payments
 def prepare_payment(
     ctx: Ctx, body: dict[str, Any], existing: Record | None, request: dict[str, Any]
@@ -374,6 +458,9 @@ def prepare_payment(
     """Validate a payment, check what it applies and compute UnappliedAmt."""
     body.pop("UnappliedAmt", None)
     customer = check_ref(ctx, body, "CustomerRef", "Customer", "CustomerRef")
+    assert customer is not None
+    check_header_refs(ctx, body)
+    check_ref(ctx, body, "PaymentMethodRef", "PaymentMethod", "PaymentMethodRef", must=False)
     if body.get("TotalAmt") in (None, ""):
         raise required("TotalAmt")
     total = to_money(body["TotalAmt"], "TotalAmt")
@@ -383,9 +470,9 @@ def prepare_payment(
     if not isinstance(raw_lines, list):
         raise invalid_property("Line must be a list", "Line")
     payment_id = existing.id if existing else None
-    running: dict[str, Decimal] = {}
+    running: dict[tuple[str, str], Decimal] = {}
     lines = []
-    applied = ZERO
+    paid = {"Invoice": ZERO, "CreditMemo": ZERO}
     for number, line in enumerate(raw_lines, 1):
         where = f"Line[{number}]"
         if not isinstance(line, dict):
@@ -397,44 +484,53 @@ def prepare_payment(
             raise business(f"{where}: an applied amount cannot be negative.", f"{where}.Amount")
         links = line.get("LinkedTxn") or []
         if not isinstance(links, list) or len(links) != 1:
-            raise business(f"{where} must link exactly one invoice in LinkedTxn.", where)
+            raise business(f"{where} must link exactly one invoice or credit memo.", where)
         link = links[0] if isinstance(links[0], dict) else {}
-        if link.get("TxnType") != "Invoice":
+        txn_type = link.get("TxnType")
+        if txn_type not in PAYABLE:
             raise business(
-                f"{where}: only invoices can be paid in this emulator, got {link.get('TxnType')!r}.",
+                f"{where}: a payment applies to invoices and credit memos, got {txn_type!r}.",
                 f"{where}.LinkedTxn",
             )
-        invoice_id = ref_value(link.get("TxnId"))
-        if invoice_id is None:
+        txn_id = ref_value(link.get("TxnId"))
+        if txn_id is None:
             raise required(f"{where}.LinkedTxn.TxnId")
-        invoice = ctx.store.get_object(ctx.realm, "Invoice", invoice_id)
-        if invoice is None or invoice.deleted:
+        document = ctx.store.get_object(ctx.realm, txn_type, txn_id)
+        if document is None or document.deleted:
             raise invalid_reference(
                 ctx.config.invalid_reference_code,
-                f"{where}.LinkedTxn points at Invoice Id={invoice_id}, which does not exist.",
+                f"{where}.LinkedTxn points at {txn_type} Id={txn_id}, which does not exist.",
                 f"{where}.LinkedTxn",
             )
-        if ref_value(invoice.body.get("CustomerRef")) != customer.id:
+        if ref_value(document.body.get("CustomerRef")) != customer.id:
             raise business(
-                f"Invoice Id={invoice_id} belongs to another customer than this payment's.",
+                f"{txn_type} Id={txn_id} belongs to another customer than this payment's.",
                 f"{where}.LinkedTxn",
             )
-        already = running.get(invoice_id, ZERO)
-        if invoice.body.get("_voided"):
-            open_balance = ZERO
+        already = running.get((txn_type, txn_id), ZERO)
+        if document.body.get("_voided"):
+            open_amount = ZERO
         else:
-            open_balance = Decimal(invoice.body.get("TotalAmt") or 0) - applied_total(
-                ctx, invoice_id, except_payment=payment_id
+            open_amount = money_or_zero(document.body.get("TotalAmt")) - applied_total(
+                ctx, customer.id, txn_type, txn_id, except_payment=payment_id
             )
-        if amount + already > open_balance:
+        if amount + already > open_amount:
+            what = "open balance" if txn_type == "Invoice" else "remaining credit"
             raise business(
-                f"The amount applied to Invoice Id={invoice_id} ({amount + already}) is more "
-                f"than its open balance ({cents(open_balance)}).",
+                f"The amount applied to {txn_type} Id={txn_id} ({amount + already}) is more "
+                f"than its {what} ({cents(open_amount)}).",
                 f"{where}.Amount",
             )
-        running[invoice_id] = already + amount
-        applied += amount
-        lines.append({"Amount": amount, "LinkedTxn": [{"TxnId": invoice_id, "TxnType": "Invoice"}]})
+        running[(txn_type, txn_id)] = already + amount
+        paid[txn_type] += amount
+        lines.append({"Amount": amount, "LinkedTxn": [{"TxnId": txn_id, "TxnType": txn_type}]})
+    if paid["CreditMemo"] > paid["Invoice"]:
+        raise business(
+            f"The credits applied ({paid['CreditMemo']}) are more than the invoices they pay "
+            f"({paid['Invoice']}).",
+            "Line",
+        )
+    applied = paid["Invoice"] - paid["CreditMemo"]
     if applied > total:
         raise business(
             f"The amounts applied ({applied}) are more than the payment's TotalAmt ({total}).",
@@ -446,36 +542,41 @@ def prepare_payment(
     if ref_value(body.get("DepositToAccountRef")):
         check_ref(ctx, body, "DepositToAccountRef", "Account", "DepositToAccountRef")
     else:
-        undeposited = _undeposited_funds(ctx)
-        if undeposited is not None:
-            body["DepositToAccountRef"] = {"value": undeposited.id}
-    today = local_date(ctx.now, ctx.config.company_utc_offset_minutes)
-    txn_date(body, "TxnDate", today)
+        undeposited = system_account(ctx, "UndepositedFunds")
+        body["DepositToAccountRef"] = {"value": undeposited.id}
+    txn_date(body, "TxnDate", today(ctx))
     body.setdefault("CurrencyRef", USD)
     body.setdefault("ProcessPayment", False)
+    if existing is not None and deposited(existing.body):
+        before = existing.body
+        if money_or_zero(before.get("TotalAmt")) != total:
+            raise deposited_error("TotalAmt")
+        if ref_value(before.get("DepositToAccountRef")) != ref_value(
+            body.get("DepositToAccountRef")
+        ) or ref_value(before.get("CustomerRef")) != ref_value(body.get("CustomerRef")):
+            raise deposited_error("DepositToAccountRef")
     return body
 
 
-def _undeposited_funds(ctx: Ctx) -> Record | None:
-    """The company's Undeposited Funds account, where payments land by default."""
-    for account in ctx.store.list_objects(ctx.realm, "Account"):
-        if account.body.get("AccountSubType") == "UndepositedFunds":
-            return account
-    return None
+def guard_payment_removal(ctx: Ctx, record: Record, what: str) -> None:
+    """6540: a deposited payment cannot be deleted or voided."""
+    if deposited(record.body):
+        raise deposited_error()
 
 
 def payment_changed(ctx: Ctx, before: Record | None, after: Record) -> None:
-    """Re-balance every invoice the payment applied to before or applies to now."""
-    ids = {invoice_id for invoice_id, _ in linked_invoices(after.body)}
+    """Re-balance every invoice and credit memo the payment applied to before or does now."""
+    targets = {(t, i) for t, i, _ in payment_links(after.body)}
     if before is not None:
-        ids |= {invoice_id for invoice_id, _ in linked_invoices(before.body)}
+        targets |= {(t, i) for t, i, _ in payment_links(before.body)}
     ctx.cache.clear()
-    for invoice_id in sorted(ids, key=lambda i: (len(i), i)):
-        refresh_invoice(ctx, invoice_id)
+    for txn_type, txn_id in sorted(targets, key=lambda k: (k[0], len(k[1]), k[1])):
+        refresh_applied(ctx, txn_type, txn_id)
 
 
 def void_payment(ctx: Ctx, record: Record) -> None:
-    """Zero a payment's amounts in place; the invoices it paid get their balance back."""
+    """Zero a payment's amounts in place; the documents it paid get their balance back."""
+    guard_payment_removal(ctx, record, "void")
     body = record.body
     for line in body.get("Line") or []:
         line["Amount"] = ZERO

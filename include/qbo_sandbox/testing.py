@@ -52,6 +52,11 @@ class SandboxHandle:
         """What to set as `QuickBooks.api_url_v3` (and `sandbox_api_url_v3`)."""
         return self.base_url + "/v3"
 
+    @property
+    def admin_url(self) -> str:
+        """Base of the `/_sandbox` admin API."""
+        return self.base_url + "/_sandbox"
+
 
 @contextmanager
 def running_sandbox(
@@ -83,10 +88,15 @@ def running_sandbox(
     try:
         _wait_started(server, thread)
         base = f"{'https' if tls_files else 'http'}://127.0.0.1:{port}"
+        realm_id, refresh_token = None, None
+        if demo:
+            realm_id, refresh_token = demo_company.REALM_ID, demo_company.REFRESH_TOKEN
+        elif sandbox_config.empty_company:
+            realm_id, refresh_token = demo_company.EMPTY_REALM_ID, demo_company.EMPTY_REFRESH_TOKEN
         yield SandboxHandle(
             base_url=base,
-            realm_id=demo_company.REALM_ID if demo else None,
-            refresh_token=demo_company.REFRESH_TOKEN if demo else None,
+            realm_id=realm_id,
+            refresh_token=refresh_token,
             client_id=sandbox_config.client_id,
             client_secret=sandbox_config.client_secret,
             discovery_url=base + DISCOVERY_PATH,
