@@ -26,14 +26,56 @@ def _cmd_sandbox_serve(args: argparse.Namespace) -> int:
 
 
 def _cmd_ops_seed(args: argparse.Namespace) -> int:
-    from fieldbooks.ops.seed import seed_demo
+    from fieldbooks.ops.seed import seed
 
     settings = load_settings()
     settings.home.mkdir(parents=True, exist_ok=True)
-    counts = seed_demo(
-        settings.ops_url, seed=args.seed, customers=args.customers, invoices=args.invoices
+    counts = seed(
+        settings.ops_url,
+        args.scale,
+        seed=args.seed,
+        customers=args.customers,
+        invoices=args.invoices,
+        dirty=args.dirty,
     )
-    _print(counts.__dict__)
+    _print(counts.rows)
+    return 0
+
+
+def _cmd_ops_simulate(args: argparse.Namespace) -> int:
+    from datetime import datetime
+
+    from fieldbooks.ops.simulate import simulate
+
+    start = datetime.fromisoformat(args.start) if args.start else None
+    report = simulate(load_settings().ops_url, args.days, seed=args.seed, start=start)
+    _print(report.as_dict())
+    return 0
+
+
+def _cmd_ops_check(args: argparse.Namespace) -> int:
+    from sqlalchemy import create_engine
+
+    from fieldbooks.ops.checksum import database_checksum
+    from fieldbooks.ops.invariants import check_invariants
+
+    engine = create_engine(load_settings().ops_url)
+    try:
+        violations = check_invariants(engine)
+        for v in violations[:50]:
+            print(f"{v.rule}: {v.table} {v.record_id}: {v.detail}")
+        print(f"{len(violations)} violation(s)")
+        print(f"checksum {database_checksum(engine)}")
+    finally:
+        engine.dispose()
+    return 1 if violations else 0
+
+
+def _cmd_ops_diagram(args: argparse.Namespace) -> int:
+    from fieldbooks.ops.diagram import write_docs
+
+    for path in write_docs():
+        print(f"wrote {path}")
     return 0
 
 
@@ -156,11 +198,34 @@ def build_parser() -> argparse.ArgumentParser:
 
     ops = sub.add_parser("ops", help="the reference operations DB")
     ops_sub = ops.add_subparsers(dest="action", required=True)
-    seed = ops_sub.add_parser("seed", help="create the schema and the deterministic demo data")
+    seed = ops_sub.add_parser(
+        "seed",
+        help="create the schema and deterministic data: small (the demo), medium, large",
+    )
+    seed.add_argument("--scale", choices=["small", "medium", "large"], default="small")
     seed.add_argument("--seed", type=int, default=42)
-    seed.add_argument("--customers", type=int, default=60)
-    seed.add_argument("--invoices", type=int, default=200)
+    seed.add_argument("--invoices", type=int, default=None, help="exactly this many invoices")
+    seed.add_argument(
+        "--customers", type=int, default=None, help="default: the scale's ratio to invoices"
+    )
+    seed.add_argument(
+        "--dirty",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="dirty-on-purpose records (default: on for medium and large, off for small)",
+    )
     seed.set_defaults(func=_cmd_ops_seed)
+    simulate = ops_sub.add_parser("simulate", help="play working days into the operations DB")
+    simulate.add_argument("--days", type=int, required=True)
+    simulate.add_argument("--seed", type=int, default=7)
+    simulate.add_argument(
+        "--start", default=None, help="ISO time of the first day (default: after the newest change)"
+    )
+    simulate.set_defaults(func=_cmd_ops_simulate)
+    check = ops_sub.add_parser("check", help="check the invariants; print the content checksum")
+    check.set_defaults(func=_cmd_ops_check)
+    diagram = ops_sub.add_parser("diagram", help="redraw docs/ops_schema.md (and .png with dot)")
+    diagram.set_defaults(func=_cmd_ops_diagram)
 
     extract = sub.add_parser("extract", help="step 1 or 2: copy changes into the warehouse")
     extract.add_argument("side", choices=["ops", "qbo"])

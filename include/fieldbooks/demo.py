@@ -143,13 +143,11 @@ def _ops_balance(settings: Settings, invoice_number: str) -> tuple[Decimal, str,
         inv = conn.execute(
             select(schema.invoices).where(schema.invoices.c.invoice_number == invoice_number)
         ).one()
+        apps, pays = schema.payment_applications, schema.payments
         from_qbo = conn.execute(
-            select(func.count())
-            .select_from(schema.payments)
-            .where(
-                (schema.payments.c.invoice_id == inv.id)
-                & (schema.payments.c.source == "quickbooks")
-            )
+            select(func.count(func.distinct(pays.c.id)))
+            .select_from(apps.join(pays, pays.c.id == apps.c.payment_id))
+            .where((apps.c.invoice_id == inv.id) & (pays.c.source == "quickbooks"))
         ).scalar_one()
     engine.dispose()
     return inv.balance, inv.status, from_qbo

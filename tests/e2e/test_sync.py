@@ -91,8 +91,11 @@ def _ops_invoice(settings, number: str):
         inv = conn.execute(
             select(schema.invoices).where(schema.invoices.c.invoice_number == number)
         ).one()
+        apps = schema.payment_applications
         pays = conn.execute(
-            select(schema.payments).where(schema.payments.c.invoice_id == inv.id)
+            select(schema.payments)
+            .join(apps, apps.c.payment_id == schema.payments.c.id)
+            .where(apps.c.invoice_id == inv.id)
         ).all()
     engine.dispose()
     return inv, pays
@@ -112,9 +115,14 @@ def _assert_first_sync_wrote_everything(sandbox, summary, settings) -> None:
         missing_ids = conn.execute(
             select(schema.invoices.c.id).where(schema.invoices.c.qbo_id.is_(None))
         ).all()
+        ops_payments = len(conn.execute(select(schema.payments.c.id)).all())
     engine.dispose()
     assert sum(to_money(i["TotalAmt"]) for i in invoices) == ops_total
     assert missing_ids == []
+    # one payment per operations payment, a line per invoice it pays (some pay several)
+    payments = [p for p in _objects(sandbox, "Payment") if p.get("status") != "Deleted"]
+    assert len(payments) == ops_payments
+    assert any(len(p["Line"]) > 1 for p in payments)
 
 
 def _run_scenario(sandbox, settings, run) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import sys
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -97,6 +98,9 @@ def pick_scenario(ops_url: str) -> Scenario:
                 )
             ]
             payments = [dict(r._mapping) for r in conn.execute(select(ops_schema.payments))]
+            applications = [
+                dict(r._mapping) for r in conn.execute(select(ops_schema.payment_applications))
+            ]
     finally:
         engine.dispose()
     by_name = {c["display_name"]: c["id"] for c in customers}
@@ -104,15 +108,23 @@ def pick_scenario(ops_url: str) -> Scenario:
     sent = [i for i in invoices if i["status"] == "sent" and i["customer_id"] not in reserved]
     invoice_a = sent[0]
     others = [i for i in sent[1:] if i["customer_id"] != invoice_a["customer_id"]]
+    # an invoice paid by one payment that pays nothing else
+    apps_by_payment = Counter(a["payment_id"] for a in applications)
+    apps_by_invoice = Counter(a["invoice_id"] for a in applications)
     paid_once = [
         i
         for i in invoices
         if i["status"] == "paid"
         and i["customer_id"] not in reserved | {invoice_a["customer_id"]}
-        and sum(p["invoice_id"] == i["id"] for p in payments) == 1
+        and apps_by_invoice[i["id"]] == 1
+        and any(
+            a["invoice_id"] == i["id"] and apps_by_payment[a["payment_id"]] == 1
+            for a in applications
+        )
     ]
     invoice_e = paid_once[0]
-    payment_e = next(p for p in payments if p["invoice_id"] == invoice_e["id"])
+    payment_id_e = next(a["payment_id"] for a in applications if a["invoice_id"] == invoice_e["id"])
+    payment_e = next(p for p in payments if p["id"] == payment_id_e)
     grouped: dict[int, list[dict]] = {}
     for line in lines:
         grouped.setdefault(line["invoice_id"], []).append(line)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import create_engine, update
+from sqlalchemy import create_engine, func, select, update
 
 from fieldbooks import pipeline
 from fieldbooks.cli import main
@@ -77,5 +77,21 @@ def test_retry_after_the_cause_is_fixed_resolves_the_issue(settings, capsys):
     assert main(["issues", "retry", "--all-retryable"]) == 0
     statuses = {ops_id: status for ops_id, status in _issues(settings).values()}
     assert statuses == {"3": "resolved", "4": "open"}
-    # Each held invoice, and the payment waiting for it.
-    assert "4 issue(s) marked for retry" in capsys.readouterr().out
+    # Each held invoice, and every payment waiting for one of them.
+    assert (
+        f"{2 + _payments_of(settings, 3, 4)} issue(s) marked for retry" in capsys.readouterr().out
+    )
+
+
+def _payments_of(settings, *invoice_ids: int) -> int:
+    """How many operations payments apply to any of these invoices."""
+    apps = schema.payment_applications
+    engine = create_engine(settings.ops_url)
+    with engine.connect() as conn:
+        count = conn.execute(
+            select(func.count(func.distinct(apps.c.payment_id))).where(
+                apps.c.invoice_id.in_(invoice_ids)
+            )
+        ).scalar_one()
+    engine.dispose()
+    return count

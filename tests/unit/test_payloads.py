@@ -88,14 +88,36 @@ def test_payment_applies_its_whole_amount_to_its_invoice():
             "reference": None,
             "private_note": "fieldbooks:payment:3",
         },
+        [{"line_number": 1, "amount": Decimal("50.50"), "qbo_invoice_id": "12"}],
         "7",
-        "12",
     )
     assert body["TotalAmt"] == Decimal("50.50")
     assert body["Line"] == [
         {"Amount": Decimal("50.50"), "LinkedTxn": [{"TxnId": "12", "TxnType": "Invoice"}]}
     ]
     assert "PaymentRefNum" not in body
+
+
+def test_payment_paying_several_invoices_has_a_line_each_and_keeps_the_rest_unapplied():
+    body = payment_payload(
+        {
+            "amount": Decimal("400.00"),
+            "txn_date": date(2026, 3, 2),
+            "reference": "CHK 2207",
+            "private_note": "fieldbooks:payment:9",
+        },
+        [
+            {"line_number": 2, "amount": Decimal("120.25"), "qbo_invoice_id": "31"},
+            {"line_number": 1, "amount": Decimal("250.00"), "qbo_invoice_id": "30"},
+        ],
+        "7",
+    )
+    assert body["TotalAmt"] == Decimal("400.00")
+    assert [(line["LinkedTxn"][0]["TxnId"], line["Amount"]) for line in body["Line"]] == [
+        ("30", Decimal("250.00")),
+        ("31", Decimal("120.25")),
+    ]
+    assert body["PaymentRefNum"] == "CHK 2207"
 
 
 @given(st.text())

@@ -50,7 +50,7 @@ class TableExtract:
 def _logical_type(column_type: object) -> str:
     """The warehouse logical type of an operations column."""
     if isinstance(column_type, ExactDecimal):
-        return {(18, 2): "money", (18, 4): "qty", (7, 4): "rate"}[
+        return {(18, 2): "money", (18, 4): "qty", (9, 6): "rate", (5, 2): "percent"}[
             (column_type.precision, column_type.scale)
         ]
     for sa_type, logical in (
@@ -85,13 +85,16 @@ def extract_table(engine: Engine, wh: WarehouseConnection, table: Table) -> Tabl
     extracted_at = utcnow()
     newest = datetime.fromisoformat(mark) if mark else None
     total = 0
+    # a table without soft deletes (another company's schema) has nothing flagged deleted
+    soft_delete = "deleted_at" in table.c
     with engine.connect() as src, wh.transaction():
         result = src.execution_options(stream_results=True, yield_per=CHUNK_ROWS).execute(query)
         for chunk in result.partitions(CHUNK_ROWS):
             rows = []
             for row in chunk:
                 values = tuple(row)
-                rows.append((*values, extracted_at, row.deleted_at is not None))
+                deleted = soft_delete and row.deleted_at is not None
+                rows.append((*values, extracted_at, deleted))
                 if newest is None or row.updated_at > newest:
                     newest = row.updated_at
             total += merge_rows(wh, spec, rows)

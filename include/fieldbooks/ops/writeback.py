@@ -1,19 +1,21 @@
 """Step 5b: write what QuickBooks knows back to the operations DB.
 
-Payments recorded in QuickBooks become operations payments (source `quickbooks`)
-applied to their invoice; the invoice's balance and status follow from its payments;
-QuickBooks ids land in the `qbo_id` columns. Every write is keyed so a rerun finds
-it done and writes nothing.
+A payment recorded in QuickBooks becomes one operations payment (source `quickbooks`)
+with one application per invoice it pays; invoices' balance and status follow from
+their applications and credits; QuickBooks ids land in the `qbo_id` columns. Every
+write is keyed (a payment by its QuickBooks id) so a rerun finds it done and writes nothing.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import Counter
+from datetime import date, datetime, time
 from decimal import Decimal
+from itertools import groupby
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, create_engine, insert, select, update
+from sqlalchemy import Connection, Engine, create_engine, func, insert, select, update
 
 from fieldbooks.config import Settings
 from fieldbooks.issues import Issue, raise_issue
@@ -38,51 +40,94 @@ def invoice_status(total: Decimal, balance: Decimal, current: str) -> str:
     return "partially_paid" if balance < total else "sent"
 
 
-def refresh_invoice_balance(conn: Connection, invoice_id: int) -> tuple[Decimal, str] | None:
-    """Recompute one invoice's balance and status from its live payments; None if unchanged."""
-    inv = conn.execute(select(schema.invoices).where(schema.invoices.c.id == invoice_id)).one()
-    paid_strs = conn.execute(
-        select(schema.payments.c.amount).where(
-            and_(schema.payments.c.invoice_id == invoice_id, schema.payments.c.deleted_at.is_(None))
-        )
-    ).scalars()
-    paid = sum((to_money(p) for p in paid_strs), ZERO)
-    balance = to_money(inv.total) - paid
-    status = invoice_status(to_money(inv.total), balance, inv.status)
-    if balance == inv.balance and status == inv.status:
-        return None
-    conn.execute(
-        update(schema.invoices)
-        .where(schema.invoices.c.id == invoice_id)
-        .values(balance=balance, status=status, updated_at=utcnow())
+def _applied_sums(conn: Connection, invoice_ids: list[int] | None) -> dict[int, Decimal]:
+    """Live payment applications plus applied live credits, by invoice."""
+    apps, pays, credits = schema.payment_applications, schema.payments, schema.credits
+    applied: dict[int, Decimal] = {}
+    queries = [
+        select(apps.c.invoice_id, apps.c.amount)
+        .join(pays, pays.c.id == apps.c.payment_id)
+        .where(apps.c.deleted_at.is_(None), pays.c.deleted_at.is_(None)),
+        select(credits.c.invoice_id, credits.c.amount).where(
+            credits.c.invoice_id.is_not(None), credits.c.deleted_at.is_(None)
+        ),
+    ]
+    for query in queries:
+        if invoice_ids is not None:
+            query = query.where(query.selected_columns[0].in_(invoice_ids))
+        for invoice_id, amount in conn.execute(query):
+            applied[invoice_id] = applied.get(invoice_id, ZERO) + to_money(amount)
+    return applied
+
+
+def refresh_invoice_balances(
+    conn: Connection, invoice_ids: list[int] | None = None, now: datetime | None = None
+) -> int:
+    """Recompute balance (total less applications and credits; 0 once void) and status.
+
+    Only invoices whose balance or status changes are written (stamped `now`, default the
+    current time); returns how many were.
+    """
+    invoices = schema.invoices
+    query = select(invoices.c.id, invoices.c.total, invoices.c.balance, invoices.c.status).where(
+        invoices.c.deleted_at.is_(None)
     )
-    return balance, status
-
-
-def _insert_quickbooks_payment(conn: Connection, row: dict[str, Any]) -> tuple[int, bool]:
-    """Insert one QuickBooks payment line unless operations has it; returns (id, inserted)."""
-    qbo_id = str(row["qbo_payment_id"])
-    invoice_id = int(row["ops_invoice_id"])
-    existing = conn.execute(
-        select(schema.payments.c.id).where(
-            and_(schema.payments.c.qbo_id == qbo_id, schema.payments.c.invoice_id == invoice_id)
+    if invoice_ids is not None:
+        query = query.where(invoices.c.id.in_(invoice_ids))
+    applied = _applied_sums(conn, invoice_ids)
+    changed = 0
+    now = now or utcnow()
+    for invoice_id, total, balance, status in conn.execute(query).all():
+        total = to_money(total)
+        new_balance = ZERO if status == "void" else total - applied.get(invoice_id, ZERO)
+        new_status = invoice_status(total, new_balance, status)
+        if new_balance == to_money(balance) and new_status == status:
+            continue
+        conn.execute(
+            update(invoices)
+            .where(invoices.c.id == invoice_id)
+            .values(balance=new_balance, status=new_status, updated_at=now)
         )
+        changed += 1
+    return changed
+
+
+def _received_at(txn_date: Any) -> datetime:
+    """When a QuickBooks payment was received, as far as its date tells."""
+    day = txn_date if isinstance(txn_date, date) else date.fromisoformat(str(txn_date))
+    return datetime.combine(day, time())
+
+
+def _insert_quickbooks_payment(conn: Connection, lines: list[dict[str, Any]]) -> tuple[int, bool]:
+    """Insert one QuickBooks payment and its applications unless operations has it.
+
+    Returns (operations id, inserted). The payment is keyed by its QuickBooks id.
+    """
+    first = lines[0]
+    qbo_id = str(first["qbo_payment_id"])
+    existing = conn.execute(
+        select(schema.payments.c.id).where(schema.payments.c.qbo_id == qbo_id)
     ).scalar()
     if existing is not None:
         return existing, False
+    invoice_ids = [int(line["ops_invoice_id"]) for line in lines]
     customer_id = conn.execute(
-        select(schema.invoices.c.customer_id).where(schema.invoices.c.id == invoice_id)
+        select(schema.invoices.c.customer_id).where(schema.invoices.c.id == invoice_ids[0])
     ).scalar_one()
+    applied = sum((to_money(line["amount"]) for line in lines), ZERO)
+    total = first.get("total_amount")
+    amount = max(applied, to_money(total)) if total is not None else applied
     now = utcnow()
-    new_id = conn.execute(
+    payment_id = conn.execute(
         insert(schema.payments)
         .values(
-            invoice_id=invoice_id,
             customer_id=customer_id,
-            method="check" if row.get("payment_ref_num") else "other",
-            amount=to_money(row["amount"]),
-            received_on=row["txn_date"],
-            reference=row.get("payment_ref_num"),
+            method="check" if first.get("payment_ref_num") else "other",
+            amount=amount,
+            received_at=_received_at(first["txn_date"]),
+            received_on=first["txn_date"],
+            reference=first.get("payment_ref_num"),
+            deposited=False,
             source="quickbooks",
             qbo_id=qbo_id,
             created_at=now,
@@ -90,8 +135,48 @@ def _insert_quickbooks_payment(conn: Connection, row: dict[str, Any]) -> tuple[i
         )
         .returning(schema.payments.c.id)
     ).scalar_one()
-    refresh_invoice_balance(conn, invoice_id)
-    return new_id, True
+    conn.execute(
+        insert(schema.payment_applications),
+        [
+            {
+                "payment_id": payment_id,
+                "invoice_id": int(line["ops_invoice_id"]),
+                "amount": to_money(line["amount"]),
+                "created_at": now,
+                "updated_at": now,
+            }
+            for line in lines
+        ],
+    )
+    refresh_invoice_balances(conn, sorted(set(invoice_ids)))
+    return payment_id, True
+
+
+def _hold_reason(conn: Connection, lines: list[dict[str, Any]]) -> tuple[str, str, str] | None:
+    """Why a QuickBooks payment cannot be written to operations as it is, if it cannot."""
+    qbo_id = lines[0]["qbo_payment_id"]
+    unknown = [str(line["qbo_invoice_id"]) for line in lines if line["ops_invoice_id"] is None]
+    if unknown:
+        return (
+            f"QuickBooks payment {qbo_id} applies to invoice(s) {', '.join(unknown)}, "
+            "which operations does not know",
+            "payment_unmatched",
+            "Link the invoice (create it in operations, or dismiss if it is QuickBooks-only).",
+        )
+    invoice_ids = sorted({int(line["ops_invoice_id"]) for line in lines})
+    owners = conn.execute(
+        select(func.count(func.distinct(schema.invoices.c.customer_id))).where(
+            schema.invoices.c.id.in_(invoice_ids)
+        )
+    ).scalar_one()
+    if owners != 1:
+        return (
+            f"QuickBooks payment {qbo_id} pays invoices {invoice_ids} that belong to "
+            "different operations customers",
+            "validation_failed",
+            "Move the invoices to one customer in operations, or split the payment in QuickBooks.",
+        )
+    return None
 
 
 def apply_quickbooks_payments(
@@ -100,12 +185,18 @@ def apply_quickbooks_payments(
     """Insert payments recorded in QuickBooks and bring their invoices' balances along.
 
     Each payment commits on its own in operations before the ledger learns of it, so a
-    crash between the two leaves a payment that the next run finds and only links.
+    crash between the two leaves a payment that the next run finds and only links. A
+    payment that pays any invoice operations does not know is held whole.
     """
     rows = wh.fetchdicts("select * from sync.sync_ops_payments order by qbo_payment_id, line_index")
-    for row in rows:
-        qbo_id = str(row["qbo_payment_id"])
-        if row["ops_invoice_id"] is None:
+    for qbo_id, group in groupby(rows, key=lambda row: str(row["qbo_payment_id"])):
+        lines = list(group)
+        with engine.begin() as conn:
+            held = _hold_reason(conn, lines)
+            if held is None:
+                ops_id, inserted = _insert_quickbooks_payment(conn, lines)
+        if held is not None:
+            reason, kind, hint = held
             raise_issue(
                 wh,
                 Issue(
@@ -113,17 +204,14 @@ def apply_quickbooks_payments(
                     entity="payment",
                     ops_id=None,
                     qbo_id=qbo_id,
-                    kind="payment_unmatched",
-                    reason=f"QuickBooks payment {qbo_id} applies to invoice {row['qbo_invoice_id']}, "
-                    "which operations does not know",
-                    hint="Link the invoice (create it in operations, or dismiss if it is QuickBooks-only).",
+                    kind=kind,
+                    reason=reason,
+                    hint=hint,
                 ),
                 run_id,
             )
-            counts["payment_unmatched"] += 1
+            counts[kind] += 1
             continue
-        with engine.begin() as conn:
-            ops_id, inserted = _insert_quickbooks_payment(conn, row)
         upsert_entry(
             wh,
             realm_id=realm_id,
@@ -134,6 +222,9 @@ def apply_quickbooks_payments(
             origin="quickbooks",
         )
         if inserted:
+            paid = ", ".join(
+                f"{line['amount']} to invoice {line['ops_invoice_id']}" for line in lines
+            )
             record_event(
                 wh,
                 run_id=run_id,
@@ -144,21 +235,16 @@ def apply_quickbooks_payments(
                 outcome="ok",
                 ops_id=str(ops_id),
                 qbo_id=qbo_id,
-                detail=f"applied {row['amount']} to invoice {row['ops_invoice_id']}",
+                detail=f"applied {paid}",
             )
             counts["payment"] += 1
 
 
 def refresh_balances(conn: Connection, counts: Counter) -> None:
-    """Bring every live invoice's balance and status in line with its payments."""
-    ids = (
-        conn.execute(select(schema.invoices.c.id).where(schema.invoices.c.deleted_at.is_(None)))
-        .scalars()
-        .all()
-    )
-    for invoice_id in ids:
-        if refresh_invoice_balance(conn, invoice_id) is not None:
-            counts["invoice_balance"] += 1
+    """Bring every live invoice's balance and status in line with its applications and credits."""
+    changed = refresh_invoice_balances(conn)
+    if changed:
+        counts["invoice_balance"] += changed
 
 
 def write_qbo_ids(

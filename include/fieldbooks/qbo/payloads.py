@@ -87,19 +87,22 @@ def invoice_payload(
 
 
 def payment_payload(
-    row: dict[str, Any], customer_qbo_id: str, invoice_qbo_id: str
+    row: dict[str, Any], lines: list[dict[str, Any]], customer_qbo_id: str
 ) -> dict[str, Any]:
-    """A Payment body applying the whole amount to its invoice."""
-    amount = to_money(row["amount"])
+    """A Payment body: one Line per invoice it pays (lines carry qbo_invoice_id), the rest unapplied."""
     return _drop_empty(
         {
             "CustomerRef": {"value": customer_qbo_id},
-            "TotalAmt": amount,
+            "TotalAmt": to_money(row["amount"]),
             "TxnDate": str(row["txn_date"]),
             "PaymentRefNum": row.get("reference"),
             "PrivateNote": row["private_note"],
             "Line": [
-                {"Amount": amount, "LinkedTxn": [{"TxnId": invoice_qbo_id, "TxnType": "Invoice"}]}
+                {
+                    "Amount": to_money(line["amount"]),
+                    "LinkedTxn": [{"TxnId": str(line["qbo_invoice_id"]), "TxnType": "Invoice"}],
+                }
+                for line in sorted(lines, key=lambda item: item["line_number"])
             ],
         }
     )

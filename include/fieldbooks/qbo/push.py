@@ -449,25 +449,39 @@ def load_quickbooks(settings: Settings, run_id: str) -> LoadReport:
 
         invoices = qbo_ids(wh, realm, "invoice")
         customers = qbo_ids(wh, realm, "customer")
+        lines_by_payment: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for line in _rows(wh, "sync_qbo_payment_lines", "ops_payment_id, line_number"):
+            lines_by_payment[str(line["ops_payment_id"])].append(line)
 
         def payment_write(row: dict[str, Any]) -> Write | Issue:
             ops_id = str(row["ops_payment_id"])
-            invoice = invoices.get(str(row["ops_invoice_id"]))
             customer = customers.get(str(row["ops_customer_id"]))
-            if invoice is None or customer is None:
+            lines = [
+                {**line, "qbo_invoice_id": invoices.get(str(line["ops_invoice_id"]))}
+                for line in lines_by_payment[ops_id]
+            ]
+            waiting = sorted(
+                str(line["ops_invoice_id"]) for line in lines if not line["qbo_invoice_id"]
+            )
+            if waiting or customer is None:
+                what = (
+                    f"invoice(s) {', '.join(waiting)}"
+                    if waiting
+                    else f"customer {row['ops_customer_id']}"
+                )
                 return Issue(
                     realm_id=realm,
                     entity="payment",
                     ops_id=ops_id,
                     kind="invoice_unresolved",
-                    reason=f"payment {ops_id}: invoice {row['ops_invoice_id']} is not in QuickBooks yet",
+                    reason=f"payment {ops_id}: {what} not in QuickBooks yet",
                     hint="Resolve the invoice's own issue (fieldbooks issues list); the payment follows on the next run.",
                 )
             return Write(
                 entity="payment",
                 ops_id=ops_id,
                 operation="create",
-                body=payment_payload(row, customer, invoice),
+                body=payment_payload(row, lines, customer),
                 payload_hash=row["payload_hash"],
                 marker=row["private_note"],
             )

@@ -22,7 +22,8 @@ _SQL_TYPES = {
         "date": "date",
         "money": "decimal(18,2)",
         "qty": "decimal(18,4)",
-        "rate": "decimal(7,4)",
+        "rate": "decimal(9,6)",
+        "percent": "decimal(5,2)",
         "json": "json",
     },
     "postgres": {
@@ -33,7 +34,8 @@ _SQL_TYPES = {
         "date": "date",
         "money": "numeric(18,2)",
         "qty": "numeric(18,4)",
-        "rate": "numeric(7,4)",
+        "rate": "numeric(9,6)",
+        "percent": "numeric(5,2)",
         "json": "jsonb",
     },
 }
@@ -86,7 +88,8 @@ def _arrow_table(spec: TableSpec, rows: Sequence[Sequence[Any]]) -> Any:
         "date": pa.date32(),
         "money": pa.decimal128(18, 2),
         "qty": pa.decimal128(18, 4),
-        "rate": pa.decimal128(7, 4),
+        "rate": pa.decimal128(9, 6),
+        "percent": pa.decimal128(5, 2),
         "json": pa.string(),
     }
     columns = list(zip(*rows, strict=True)) if rows else [() for _ in spec.columns]

@@ -1,5 +1,6 @@
--- payments recorded in QuickBooks that operations does not have yet (load_ops writes them):
--- live QuickBooks payment lines whose payment neither the ledger nor any ops payment knows.
+-- payments recorded in QuickBooks that operations does not have yet (load_ops writes each
+-- as one operations payment of total_amount with one application per line): live
+-- QuickBooks payment lines whose payment neither the ledger nor any ops payment knows.
 -- The ops invoice comes through the ledger, the ops qbo_id or the DocNumber
 -- (int_invoices_linked); a line whose invoice operations does not know keeps
 -- ops_invoice_id null and is held by validation.
@@ -80,6 +81,7 @@ final as (
         links.ops_invoice_id,
         coalesce(ops_invoices.customer_id, linked_customers.ops_customer_id) as ops_customer_id,
         payment_lines.amount,
+        payments.total_amount,
         payments.txn_date,
         payments.payment_ref_num,
         payments.qbo_customer_id,

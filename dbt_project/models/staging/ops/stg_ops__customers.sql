@@ -15,6 +15,7 @@ renamed as (
         cast(qbo_id as varchar) as qbo_id,
 
         -- names
+        kind as customer_kind,
         display_name,
         given_name,
         family_name,
@@ -34,6 +35,9 @@ renamed as (
         -- tax
         coalesce(tax_exempt, false) as is_tax_exempt,
         tax_exempt_reason,
+
+        -- status
+        status as customer_status,
 
         -- timestamps
         created_at,

@@ -14,6 +14,7 @@ renamed as (
         cast(id as varchar) as invoice_line_id,
         cast(invoice_id as varchar) as invoice_id,
         cast(category_id as varchar) as category_id,
+        cast(item_id as varchar) as item_id,
         cast(line_number as integer) as line_number,
 
         -- text

@@ -12,7 +12,6 @@ renamed as (
 
         -- ids
         cast(id as varchar) as payment_id,
-        cast(invoice_id as varchar) as invoice_id,
         cast(customer_id as varchar) as customer_id,
         cast(qbo_id as varchar) as qbo_id,
 
@@ -27,6 +26,11 @@ renamed as (
 
         -- dates
         received_on,
+        received_at,
+
+        -- deposit
+        coalesce(deposited, false) as is_deposited,
+        deposited_on,
 
         -- timestamps
         created_at,
