@@ -22,7 +22,9 @@ def _cmd_sandbox_serve(args: argparse.Namespace) -> int:
     argv = ["--host", args.host, "--port", str(args.port), "--db", args.db]
     if args.demo:
         argv.append("--demo")
-    return sandbox_main(argv) or 0
+    # Everything else (company fixture, limits, fault plan, TLS, webhooks) is the
+    # emulator's own option, passed through as given: `python -m qbo_sandbox --help`.
+    return sandbox_main(argv + args.sandbox_options) or 0
 
 
 def _cmd_ops_seed(args: argparse.Namespace) -> int:
@@ -194,7 +196,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8765)
     serve.add_argument("--db", default=str(load_settings().home / "qbo_sandbox.sqlite"))
     serve.add_argument("--demo", action="store_true", help="create the demo company")
-    serve.set_defaults(func=_cmd_sandbox_serve)
+    # Any further option is the emulator's own (python -m qbo_sandbox --help), e.g. --tls.
+    serve.set_defaults(func=_cmd_sandbox_serve, sandbox_options=[])
 
     ops = sub.add_parser("ops", help="the reference operations DB")
     ops_sub = ops.add_subparsers(dest="action", required=True)
@@ -259,9 +262,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Parse a command line; `sandbox serve` passes options it does not know to the emulator."""
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra and args.func is not _cmd_sandbox_serve:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    args.sandbox_options = extra
+    return args
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `fieldbooks` command."""
-    args = build_parser().parse_args(argv)
+    args = parse_args(argv)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
