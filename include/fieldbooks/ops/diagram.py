@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from decimal import Decimal
 from pathlib import Path
 
 from sqlalchemy import Boolean, Date, DateTime, Integer, MetaData, String, Table, Text
@@ -110,7 +111,8 @@ def dirty_table() -> str:
         "|---|---|---|---|",
     ]
     for case in dirty.CASES:
-        share = f"{float(case.rate) * 100:g} % ({len(case.residues)} in {case.period})"
+        percent = (Decimal(case.rate.numerator) * 100 / case.rate.denominator).normalize()
+        share = f"{percent:f} % ({len(case.residues)} in {case.period})"
         what = case.what.replace("|", "\\|")
         rows.append(f"| `{case.name}` | {case.population} | {share} | {what} |")
     return "\n".join(rows) + "\n"
