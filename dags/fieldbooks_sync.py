@@ -32,11 +32,11 @@ QBO_POOL = "fieldbooks_qbo"  # pressure on the QuickBooks company's rate limits
 )
 def fieldbooks_sync():
     @task(pool=WAREHOUSE_POOL)
-    def extract_ops() -> dict:
+    def extract_ops(**context) -> dict:
         from fieldbooks.config import load_settings
         from fieldbooks.pipeline import step_extract_ops
 
-        return step_extract_ops(load_settings())
+        return step_extract_ops(load_settings(), context["run_id"])
 
     @task(pool=QBO_POOL)
     def extract_qbo() -> dict:

@@ -84,8 +84,23 @@ def _cmd_ops_diagram(args: argparse.Namespace) -> int:
 def _cmd_extract(args: argparse.Namespace) -> int:
     from fieldbooks import pipeline
 
-    step = pipeline.step_extract_ops if args.side == "ops" else pipeline.step_extract_qbo
-    _print(step(load_settings()))
+    settings = load_settings()
+    if args.accept_type_change:
+        if args.side != "ops":
+            raise SystemExit("--accept-type-change applies to `extract ops` only")
+        from fieldbooks.ops.extract import accept_type_change
+
+        try:
+            kept = accept_type_change(settings, args.accept_type_change)
+        except ValueError as exc:
+            raise SystemExit(f"fieldbooks: {exc}") from None
+        for name in kept:
+            print(f"kept the old values in raw_ops.{args.accept_type_change}.{name}")
+        print(f"raw_ops.{args.accept_type_change} is re-read in full now")
+    if args.side == "ops":
+        _print(pipeline.step_extract_ops(settings, pipeline.new_run_id()))
+    else:
+        _print(pipeline.step_extract_qbo(settings))
     return 0
 
 
@@ -232,6 +247,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     extract = sub.add_parser("extract", help="step 1 or 2: copy changes into the warehouse")
     extract.add_argument("side", choices=["ops", "qbo"])
+    extract.add_argument(
+        "--accept-type-change",
+        metavar="TABLE",
+        help="adopt the operations DB's new column types for TABLE (old values kept), then extract",
+    )
     extract.set_defaults(func=_cmd_extract)
 
     sub.add_parser("transform", help="step 3: dbt build").set_defaults(func=_cmd_transform)

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
+from fieldbooks.ops.sources import parse_check_hours
 from fieldbooks.qbo.pacing import Limits
 
 DEMO_REALM_ID = "9130350000000001"
@@ -47,6 +49,10 @@ class Settings:
     ops_url: str
     warehouse_url: str
     qbo: QboSettings
+    # how often raw_ops key sets are compared with the source's (None: never)
+    ops_hard_delete_check: timedelta | None = timedelta(hours=24)
+    # per-table extraction rules (TOML), see fieldbooks.ops.sources
+    ops_tables_file: Path | None = None
     dbt_project_dir: Path = field(default_factory=lambda: project_root() / "dbt_project")
 
     @property
@@ -98,4 +104,11 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         ops_url=env.get("FIELDBOOKS_OPS_URL", f"sqlite:///{home / 'ops.sqlite'}"),
         warehouse_url=env.get("FIELDBOOKS_WAREHOUSE_URL", f"duckdb:///{home / 'warehouse.duckdb'}"),
         qbo=qbo,
+        ops_hard_delete_check=parse_check_hours(
+            env.get("FIELDBOOKS_OPS_HARD_DELETE_CHECK_HOURS", "24"),
+            "FIELDBOOKS_OPS_HARD_DELETE_CHECK_HOURS",
+        ),
+        ops_tables_file=Path(env["FIELDBOOKS_OPS_TABLES"])
+        if env.get("FIELDBOOKS_OPS_TABLES")
+        else None,
     )

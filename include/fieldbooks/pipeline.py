@@ -21,11 +21,19 @@ def new_run_id() -> str:
     return "cli__" + utcnow().strftime("%Y-%m-%dT%H:%M:%S.%f")
 
 
-def step_extract_ops(settings: Settings) -> dict[str, int]:
-    """Step 1: operations changes into raw_ops.*; rows merged per table."""
+def step_extract_ops(settings: Settings, run_id: str = "") -> dict[str, Any]:
+    """Step 1: operations changes into raw_ops.*; rows merged, deletes found, tables held."""
     from fieldbooks.ops.extract import extract_ops
 
-    return {r.table: r.rows for r in extract_ops(settings)}
+    results = extract_ops(settings, run_id)
+    held = {r.table: r.held for r in results if r.held}
+    for table, why in held.items():
+        log.warning("raw_ops.%s held back (see `fieldbooks issues list`): %s", table, why)
+    return {
+        "rows": {r.table: r.rows for r in results},
+        "hard_deleted": {r.table: r.hard_deleted for r in results if r.hard_deleted},
+        "held": held,
+    }
 
 
 def step_extract_qbo(settings: Settings) -> dict[str, int]:
@@ -76,7 +84,7 @@ def sync(settings: Settings, run_id: str | None = None) -> dict[str, Any]:
     """Steps 1-6 in order, as the DAG runs them."""
     run_id = run_id or new_run_id()
     log.info("sync run %s", run_id)
-    step_extract_ops(settings)
+    step_extract_ops(settings, run_id)
     step_extract_qbo(settings)
     step_transform(settings)
     step_validate(settings, run_id)

@@ -111,7 +111,7 @@ def record_run(wh: WarehouseConnection, summary: RunSummary, started_at: Any, st
 def reconcile(settings: Settings, run_id: str) -> RunSummary:
     """Re-extract both sides, rebuild reconciliation.*, and record the run summary."""
     started = utcnow()
-    extract_ops(settings)
+    extract_ops(settings, run_id)
     extract_qbo(settings)
     run_dbt(settings, ["build", "--select", "+path:models/marts/reconciliation"])
     with connect(settings.warehouse_url) as wh:

@@ -139,11 +139,112 @@ def test_a_new_source_column_appears_in_the_raw_table(settings):
         *[c.copy() for c in schema.service_categories.columns],
         Column("color", String(20)),
     )
-    from fieldbooks.ops.extract import extract_table
-
-    engine = create_engine(settings.ops_url)
+    del widened
+    extract_ops(settings)  # the live source is read: nothing to declare
     with connect(settings.warehouse_url) as wh:
-        extract_table(engine, wh, widened)
         assert "color" in wh.columns("raw_ops", "service_categories")
         assert wh.scalar("select color from raw_ops.service_categories where id = 1") == "blue"
+
+
+def _ops_execute(settings, *statements):
+    from sqlalchemy import text
+
+    engine = create_engine(settings.ops_url)
+    with engine.begin() as conn:
+        for statement in statements:
+            conn.execute(text(statement), {"t": utcnow()})
     engine.dispose()
+
+
+def test_hard_deletes_are_flagged_on_their_cadence_never_erased(settings):
+    from dataclasses import replace
+
+    from sqlalchemy import delete
+
+    extract_ops(settings)
+    engine = create_engine(settings.ops_url)
+    with engine.begin() as conn:
+        conn.execute(delete(schema.invoice_lines).where(schema.invoice_lines.c.id == 7))
+    engine.dispose()
+
+    results = {r.table: r for r in extract_ops(settings)}  # default: every 24 hours
+    assert results["invoice_lines"].hard_deleted == 0
+    with connect(settings.warehouse_url) as wh:
+        assert wh.scalar("select _deleted from raw_ops.invoice_lines where id = 7") is False
+
+    every_run = replace(settings, ops_hard_delete_check=timedelta(0))
+    results = {r.table: r for r in extract_ops(every_run)}
+    assert results["invoice_lines"].hard_deleted == 1
+    assert sum(r.hard_deleted for r in results.values()) == 1
+    with connect(settings.warehouse_url) as wh:
+        assert wh.scalar("select _deleted from raw_ops.invoice_lines where id = 7") is True
+        assert wh.scalar("select count(*) from raw_ops.invoice_lines where _deleted") == 1
+    assert extract_ops(every_run)[0].hard_deleted == 0  # flagged once, not again
+
+
+def _open_issues(settings, entity):
+    with connect(settings.warehouse_url) as wh:
+        return wh.fetchall(
+            "select kind, ops_id, reason, hint from fieldbooks.sync_issues "
+            "where entity = %s and status = 'open' order by ops_id",
+            (entity,),
+        )
+
+
+def test_a_changed_type_holds_the_table_as_an_issue_and_the_rest_goes_on(settings):
+    from fieldbooks.ops.extract import accept_type_change
+
+    _ops_execute(
+        settings,
+        "alter table service_categories add column color varchar(20)",
+        "update service_categories set color = 'blue', updated_at = :t where id = 1",
+    )
+    extract_ops(settings)
+    with connect(settings.warehouse_url) as wh:
+        mark = wh.scalar(
+            "select value from fieldbooks.watermarks where stream = 'service_categories'"
+        )
+    _ops_execute(
+        settings,
+        "alter table service_categories drop column color",
+        "alter table service_categories add column color integer",
+        "update service_categories set color = 7, updated_at = :t where id = 2",
+        "update customers set phone = 'still flows', updated_at = :t where id = 4",
+    )
+    results = {r.table: r for r in extract_ops(settings, run_id="r-drift")}
+    assert results["service_categories"].held and "color" in results["service_categories"].held
+    assert not results["customers"].held
+    issues = _open_issues(settings, "raw_ops.service_categories")
+    assert [(k, c) for k, c, _, _ in issues] == [("source_type_changed", "color")]
+    assert "accept-type-change service_categories" in issues[0][3]
+    with connect(settings.warehouse_url) as wh:
+        assert wh.scalar("select phone from raw_ops.customers where id = 4") == "still flows"
+        assert (
+            wh.scalar("select value from fieldbooks.watermarks where stream = 'service_categories'")
+            == mark
+        )
+
+    kept = accept_type_change(settings, "service_categories")
+    assert len(kept) == 1 and kept[0].startswith("color__before_")
+    results = {r.table: r for r in extract_ops(settings)}
+    assert not results["service_categories"].held
+    with connect(settings.warehouse_url) as wh:
+        assert wh.scalar("select color from raw_ops.service_categories where id = 2") == 7
+        assert wh.scalar(f"select {kept[0]} from raw_ops.service_categories where id = 1") == (
+            "blue"
+        )
+    assert _open_issues(settings, "raw_ops.service_categories") == []
+
+
+def test_a_declared_column_dropped_or_retyped_in_the_source_is_an_issue(settings):
+    _ops_execute(settings, "alter table invoices drop column memo")
+    results = {r.table: r for r in extract_ops(settings)}
+    assert results["invoices"].held and results["invoices"].rows == 0
+    assert results["customers"].rows > 0
+    assert [i[0] for i in _open_issues(settings, "raw_ops.invoices")] == ["source_column_missing"]
+
+    _ops_execute(settings, "alter table invoices add column memo integer")
+    results = {r.table: r for r in extract_ops(settings)}
+    assert results["invoices"].held
+    kinds = {i[0] for i in _open_issues(settings, "raw_ops.invoices")}
+    assert "source_type_changed" in kinds

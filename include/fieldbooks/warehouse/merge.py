@@ -6,6 +6,7 @@ then merged with one `insert ... on conflict do update`.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -52,8 +53,8 @@ class TableSpec:
 
     @property
     def qualified(self) -> str:
-        """schema.name"""
-        return f"{self.schema}.{self.name}"
+        """schema.name (a temporary table, without a schema: its name)."""
+        return f"{self.schema}.{self.name}" if self.schema else self.name
 
     @property
     def column_names(self) -> list[str]:
@@ -61,26 +62,25 @@ class TableSpec:
         return [c for c, _ in self.columns]
 
 
-def ensure_table(conn: WarehouseConnection, spec: TableSpec) -> None:
-    """Create the table when missing; add columns that appeared in the source since."""
-    types = _SQL_TYPES[conn.kind]
-    conn.execute(f"create schema if not exists {spec.schema}")
-    if not conn.table_exists(spec.schema, spec.name):
-        cols = ", ".join(f'"{c}" {types[t]}' for c, t in spec.columns)
-        keys = ", ".join(f'"{k}"' for k in spec.key)
-        conn.execute(f"create table {spec.qualified} ({cols}, primary key ({keys}))")
-        return
-    existing = set(conn.columns(spec.schema, spec.name))
-    for column, logical in spec.columns:
-        if column not in existing:
-            conn.execute(f'alter table {spec.qualified} add column "{column}" {types[logical]}')
+_DECIMAL = re.compile(r"decimal\((\d+),(\d+)\)")
 
 
-def _arrow_table(spec: TableSpec, rows: Sequence[Sequence[Any]]) -> Any:
-    """Rows as an Arrow table typed exactly (decimals stay decimals)."""
+def sql_type(kind: str, logical: str) -> str:
+    """How a warehouse spells a logical type (`decimal(p,s)` for any other precision)."""
+    fixed = _SQL_TYPES[kind].get(logical)
+    if fixed is not None:
+        return fixed
+    match = _DECIMAL.fullmatch(logical)
+    if match is None:
+        raise ValueError(f"unknown logical column type {logical!r}")
+    return f"{'decimal' if kind == 'duckdb' else 'numeric'}({match[1]},{match[2]})"
+
+
+def arrow_type(logical: str) -> Any:
+    """The Arrow type that carries a logical type exactly (decimals stay decimals)."""
     import pyarrow as pa
 
-    arrow_types = {
+    fixed = {
         "int": pa.int64(),
         "text": pa.string(),
         "bool": pa.bool_(),
@@ -91,13 +91,118 @@ def _arrow_table(spec: TableSpec, rows: Sequence[Sequence[Any]]) -> Any:
         "rate": pa.decimal128(9, 6),
         "percent": pa.decimal128(5, 2),
         "json": pa.string(),
-    }
-    columns = list(zip(*rows, strict=True)) if rows else [() for _ in spec.columns]
+    }.get(logical)
+    if fixed is not None:
+        return fixed
+    match = _DECIMAL.fullmatch(logical)
+    if match is None:
+        raise ValueError(f"unknown logical column type {logical!r}")
+    return pa.decimal128(int(match[1]), int(match[2]))
+
+
+def ensure_table(conn: WarehouseConnection, spec: TableSpec) -> bool:
+    """Create the table when missing (True) or add columns that appeared since (False)."""
+    conn.execute(f"create schema if not exists {spec.schema}")
+    if not conn.table_exists(spec.schema, spec.name):
+        cols = ", ".join(f'"{c}" {sql_type(conn.kind, t)}' for c, t in spec.columns)
+        keys = ", ".join(f'"{k}"' for k in spec.key)
+        conn.execute(f"create table {spec.qualified} ({cols}, primary key ({keys}))")
+        return True
+    existing = set(conn.columns(spec.schema, spec.name))
+    for column, logical in spec.columns:
+        if column not in existing:
+            conn.execute(
+                f'alter table {spec.qualified} add column "{column}" {sql_type(conn.kind, logical)}'
+            )
+    return False
+
+
+_PG_NAMES = {"timestamp without time zone": "timestamp", "character varying": "text"}
+
+
+def type_drift(conn: WarehouseConnection, spec: TableSpec) -> list[tuple[str, str, str]]:
+    """Columns whose warehouse type is not the one the spec wants: (column, has, wants)."""
+    rows = conn.fetchall(
+        "select column_name, data_type, numeric_precision, numeric_scale "
+        "from information_schema.columns where table_schema = %s and table_name = %s",
+        (spec.schema, spec.name),
+    )
+    has = {}
+    for name, data_type, precision, scale in rows:
+        spelled = data_type.lower()
+        if conn.kind == "postgres":
+            spelled = _PG_NAMES.get(spelled, spelled)
+            if spelled == "numeric":
+                spelled = f"numeric({precision},{scale})"
+        has[name] = spelled
+    drift = []
+    for column, logical in spec.columns:
+        wanted = sql_type(conn.kind, logical)
+        if column in has and has[column] != wanted:
+            drift.append((column, has[column], wanted))
+    return drift
+
+
+def arrow_batch(spec: TableSpec, columns: Sequence[Sequence[Any]]) -> Any:
+    """Column value lists (spec order) as an Arrow table typed exactly."""
+    import pyarrow as pa
+
     arrays = [
-        pa.array(list(values), type=arrow_types[logical])
+        pa.array(values, type=arrow_type(logical))
         for (_, logical), values in zip(spec.columns, columns, strict=True)
     ]
     return pa.Table.from_arrays(arrays, names=spec.column_names)
+
+
+def _insert_from(conn: WarehouseConnection, spec: TableSpec, source: str, append: bool) -> None:
+    names = spec.column_names
+    quoted = ", ".join(f'"{c}"' for c in names)
+    sql = f"insert into {spec.qualified} ({quoted}) select {quoted} from {source}"
+    if not append:
+        updates = ", ".join(f'"{c}" = excluded."{c}"' for c in names if c not in spec.key)
+        keys = ", ".join(f'"{k}"' for k in spec.key)
+        sql += f" on conflict ({keys}) do update set {updates}"
+    conn.execute(sql)
+
+
+def merge_columns(
+    conn: WarehouseConnection,
+    spec: TableSpec,
+    columns: Sequence[Sequence[Any]],
+    *,
+    append: bool = False,
+) -> int:
+    """Upsert a batch given column by column (spec order), keys unique within the batch.
+
+    `append` skips the conflict check: only for a table known to hold none of the keys
+    (a first load inside the transaction that created it).
+    """
+    rows = len(columns[0]) if columns else 0
+    if not rows:
+        return 0
+    stage = f"_stage_{spec.schema}_{spec.name}"
+    if conn.kind == "duckdb":
+        conn.raw.register(stage, arrow_batch(spec, columns))
+        try:
+            _insert_from(conn, spec, stage, append)
+        finally:
+            conn.raw.unregister(stage)
+        return rows
+    cols = ", ".join(f'"{c}" {sql_type("postgres", t)}' for c, t in spec.columns)
+    quoted = ", ".join(f'"{c}"' for c in spec.column_names)
+    if append:
+        target = spec.qualified  # COPY straight into the new table
+    else:
+        conn.execute(f"drop table if exists {stage}")
+        conn.execute(f"create temporary table {stage} ({cols})")
+        target = stage
+    with conn.raw.cursor() as cur, cur.copy(f"copy {target} ({quoted}) from stdin") as copy:
+        for row in zip(*columns, strict=True):
+            copy.write_row(row)
+    if not append:
+        _insert_from(conn, spec, stage, append=False)
+        conn.execute(f"drop table {stage}")
+    return rows
 
 
 def merge_rows(conn: WarehouseConnection, spec: TableSpec, rows: Sequence[Sequence[Any]]) -> int:
@@ -107,30 +212,4 @@ def merge_rows(conn: WarehouseConnection, spec: TableSpec, rows: Sequence[Sequen
     # Several versions of one key in a batch: the last one wins, as a replay would.
     key_at = [spec.column_names.index(k) for k in spec.key]
     rows = list({tuple(row[i] for i in key_at): row for row in rows}.values())
-    names = spec.column_names
-    quoted = ", ".join(f'"{c}"' for c in names)
-    updates = ", ".join(f'"{c}" = excluded."{c}"' for c in names if c not in spec.key)
-    keys = ", ".join(f'"{k}"' for k in spec.key)
-    stage = f"_stage_{spec.schema}_{spec.name}"
-    if conn.kind == "duckdb":
-        conn.raw.register(stage, _arrow_table(spec, rows))
-        source = stage
-    else:
-        types = _SQL_TYPES["postgres"]
-        cols = ", ".join(f'"{c}" {types[t]}' for c, t in spec.columns)
-        conn.execute(f"drop table if exists {stage}")
-        conn.execute(f"create temporary table {stage} ({cols})")
-        with conn.raw.cursor() as cur, cur.copy(f"copy {stage} ({quoted}) from stdin") as copy:
-            for row in rows:
-                copy.write_row(row)
-        source = stage
-    conn.execute(
-        f"""insert into {spec.qualified} ({quoted})
-            select {quoted} from {source}
-            on conflict ({keys}) do update set {updates}"""
-    )
-    if conn.kind == "duckdb":
-        conn.raw.unregister(stage)
-    else:
-        conn.execute(f"drop table {stage}")
-    return len(rows)
+    return merge_columns(conn, spec, [list(c) for c in zip(*rows, strict=True)])
