@@ -336,7 +336,7 @@ def extract_table(
             total += merge_columns(wh, spec, values, append=append)
             log.info("raw_ops.%s: %d rows so far", source.name, total)
         if _check_due(wh, source, now):
-            if mark is not None:  # a first load is the whole key set already
+            if not append:  # a load into an empty table is the whole key set already
                 gone = mark_hard_deletes(src, wh, source, spec, now)
             set_watermark(wh, SOURCE, _keys_stream(source), now.isoformat())
         if newest is not None:
