@@ -8,8 +8,9 @@ PostgreSQL database once (fieldbooks.ops.seed), then, for each destination (a Du
 file, a new PostgreSQL database), runs every tool in its own process, so that its peak
 RSS (getrusage in the child) is its own, against a fresh destination dropped afterwards:
 
-- fieldbooks: `extract_ops` (watermark + overlap, rows streamed in 5,000-row chunks,
-  merged on the key: Arrow into DuckDB, COPY + upsert into PostgreSQL);
+- fieldbooks: `extract_ops` (watermark + overlap; from PostgreSQL its COPY fast path:
+  `COPY (select ...) TO STDOUT` parsed by Arrow's CSV reader into DuckDB, or piped into
+  `COPY ... FROM STDIN` on PostgreSQL; appended on a first load, merged on the key after);
 - fieldbooks incremental: `extract_ops` again on the same destination, after 0.1 % of
   every synced table's rows got a fresh `updated_at` (a direct UPDATE, in the parent);
 - dlt: its `sql_database` source with the pyarrow backend (dlt's fast path), from the

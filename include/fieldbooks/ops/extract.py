@@ -34,7 +34,9 @@ from sqlalchemy import (
     cast,
     column,
     create_engine,
+    false,
     inspect,
+    literal,
     select,
     table,
     type_coerce,
@@ -42,6 +44,7 @@ from sqlalchemy import (
 
 from fieldbooks.config import Settings
 from fieldbooks.issues import Issue, raise_issue
+from fieldbooks.ops.copystream import copy_to_duckdb, copy_to_postgres
 from fieldbooks.ops.schema import ExactDecimal
 from fieldbooks.ops.sources import SourceTable, source_tables
 from fieldbooks.warehouse.connection import WarehouseConnection, connect
@@ -49,12 +52,12 @@ from fieldbooks.warehouse.merge import (
     TableSpec,
     ensure_table,
     merge_columns,
+    schema_types,
     sql_type,
     type_drift,
 )
 from fieldbooks.warehouse.state import (
     ensure_state,
-    get_watermark,
     set_watermark,
     utcnow,
 )
@@ -131,6 +134,8 @@ def read_columns(engine: Engine, source: SourceTable) -> tuple[list[SourceColumn
     """The live source's columns (declared ones first), and what no longer fits the declaration."""
     live = {c["name"]: c["type"] for c in inspect(engine).get_columns(source.name)}
     lite = table(source.name, *(column(name) for name in live))
+    # SQLite hands back text for exact decimals and datetimes: typed reads convert them
+    typed = engine.dialect.name == "sqlite"
     problems: list[Issue] = []
     columns: list[SourceColumn] = []
     for declared in source.table.columns:
@@ -164,9 +169,8 @@ def read_columns(engine: Engine, source: SourceTable) -> tuple[list[SourceColumn
             )
             continue
         logical = _family(declared.type) or "text"
-        columns.append(
-            SourceColumn(name, logical, type_coerce(lite.c[name], declared.type), lite.c[name])
-        )
+        read = type_coerce(lite.c[name], declared.type) if typed else lite.c[name]
+        columns.append(SourceColumn(name, logical, read, lite.c[name]))
     for name, live_type in live.items():
         if name in source.table.c:
             continue
@@ -210,19 +214,21 @@ def raw_spec(source: SourceTable, columns: list[SourceColumn]) -> TableSpec:
     return TableSpec(schema="raw_ops", name=source.name, columns=described, key=source.key)
 
 
-def _drift_issues(source: SourceTable, spec: TableSpec, wh: WarehouseConnection) -> list[Issue]:
+def _drift_issues(
+    source: SourceTable, spec: TableSpec, kind: str, has: dict[str, str]
+) -> list[Issue]:
     return [
         _schema_issue(
             source,
             name,
             "source_type_changed",
-            f"raw_ops.{source.name}.{name} is {has} in the warehouse, but the operations DB "
+            f"raw_ops.{source.name}.{name} is {was} in the warehouse, but the operations DB "
             f"now gives {wants}.",
             f"Run `fieldbooks extract ops --accept-type-change {source.name}`: the old column is "
             "kept under a new name with its values, the new one is added and the table re-read "
             "from the start. Until then the table's watermark waits; nothing is lost.",
         )
-        for name, has, wants in type_drift(wh, spec)
+        for name, was, wants in type_drift(kind, spec, has)
     ]
 
 
@@ -247,10 +253,36 @@ def _keys_stream(source: SourceTable) -> str:
     return f"{source.name}#keys"
 
 
-def _check_due(wh: WarehouseConnection, source: SourceTable, now: datetime) -> bool:
+@dataclass
+class RunState:
+    """What the warehouse knows before a run, read once: watermarks, raw tables, open issues."""
+
+    marks: dict[str, str]
+    raw_tables: dict[str, dict[str, str]]
+    troubled: set[str]  # raw tables with an open schema issue
+
+    @classmethod
+    def read(cls, wh: WarehouseConnection) -> RunState:
+        """One query each, whatever the number of tables."""
+        marks = dict(
+            wh.fetchall(
+                "select stream, value from fieldbooks.watermarks "
+                "where source = %s and realm_id = ''",
+                (SOURCE,),
+            )
+        )
+        troubled = wh.fetchall(
+            "select distinct entity from fieldbooks.sync_issues where realm_id = %s "
+            "and kind in (%s, %s) and status in ('open', 'retrying')",
+            (OPS_REALM, *SCHEMA_ISSUES),
+        )
+        return cls(marks, schema_types(wh, "raw_ops"), {t for (t,) in troubled})
+
+
+def _check_due(state: RunState, source: SourceTable, now: datetime) -> bool:
     if source.hard_delete_check is None:
         return False
-    last = get_watermark(wh, SOURCE, _keys_stream(source))
+    last = state.marks.get(_keys_stream(source))
     return last is None or now - datetime.fromisoformat(last) >= source.hard_delete_check
 
 
@@ -285,63 +317,85 @@ def mark_hard_deletes(
     return int(count or 0)
 
 
+def _stream(
+    engine: Engine,
+    src: Connection,
+    wh: WarehouseConnection,
+    spec: TableSpec,
+    query: Any,
+    change: str,
+    append: bool,
+) -> tuple[int, datetime | None]:
+    """Read the query's rows into the raw table; rows read and the newest change stamp."""
+    if engine.dialect.name == "postgresql" and engine.dialect.driver == "psycopg":
+        sql = str(query.compile(dialect=engine.dialect, compile_kwargs={"literal_binds": True}))
+        copy = copy_to_duckdb if wh.kind == "duckdb" else copy_to_postgres
+        return copy(src.connection.driver_connection, wh, spec, sql, change, append)
+    at_change = spec.column_names.index(change)
+    total, newest = 0, None
+    result = src.execution_options(stream_results=True, yield_per=CHUNK_ROWS).execute(query)
+    for chunk in result.partitions(CHUNK_ROWS):
+        values = [list(c) for c in zip(*chunk, strict=True)]
+        stamps = [s for s in values[at_change] if s is not None]
+        if stamps and (newest is None or max(stamps) > newest):
+            newest = max(stamps)
+        total += merge_columns(wh, spec, values, append=append)
+        log.info("raw_ops.%s: %d rows so far", spec.name, total)
+    return total, newest
+
+
 def extract_table(
     engine: Engine,
     wh: WarehouseConnection,
     source: SourceTable,
     run_id: str = "",
+    state: RunState | None = None,
 ) -> TableExtract:
     """Merge one table's changed rows and move its watermark, in one transaction."""
     started = time.monotonic()
+    state = state or RunState.read(wh)
     columns, problems = read_columns(engine, source)
     spec = raw_spec(source, columns)
-    if not problems and wh.table_exists(spec.schema, spec.name):
-        problems = _drift_issues(source, spec, wh)
-    mark = get_watermark(wh, SOURCE, source.name)
+    existing = state.raw_tables.get(source.name, {})
+    if not problems and existing:
+        problems = _drift_issues(source, spec, wh.kind, existing)
+    mark = state.marks.get(source.name)
     if problems:
         with wh.transaction():
             why = _hold(wh, source, problems, run_id)
         return TableExtract(source.name, 0, mark, held=why)
 
     change = source.change_column
-    names = [c.name for c in columns]
-    at_change = names.index(change)
-    at_soft = names.index(source.soft_delete_column) if source.soft_delete_column else None
     refs = {c.name: c.ref for c in columns}
-    query = select(*(c.expr.label(c.name) for c in columns)).order_by(
-        *(refs[n] for n in (change, *source.key))
+    now = utcnow()
+    soft = source.soft_delete_column
+    query = select(
+        *(c.expr.label(c.name) for c in columns),
+        literal(now, DateTime).label("_extracted_at"),
+        (refs[soft].is_not(None) if soft else false()).label("_deleted"),
     )
     if mark is not None:
         since = datetime.fromisoformat(mark) - OVERLAP
         query = query.where(refs[change] >= type_coerce(since, source.table.c[change].type))
-    now = utcnow()
     newest = datetime.fromisoformat(mark) if mark else None
-    total = gone = 0
+    gone = 0
     with engine.connect() as src, wh.transaction():
-        created = ensure_table(wh, spec)
+        created = ensure_table(wh, spec, existing)
         # a first load into an empty table appends: the source's keys are unique
-        append = created or wh.scalar(f"select count(*) from {spec.qualified}") == 0
-        result = src.execution_options(stream_results=True, yield_per=CHUNK_ROWS).execute(query)
-        for chunk in result.partitions(CHUNK_ROWS):
-            values = [list(c) for c in zip(*chunk, strict=True)]
-            stamps = [s for s in values[at_change] if s is not None]
-            if stamps and (newest is None or max(stamps) > newest):
-                newest = max(stamps)
-            deleted = (
-                [v is not None for v in values[at_soft]]
-                if at_soft is not None
-                else [False] * len(chunk)
-            )
-            values += [[now] * len(chunk), deleted]
-            total += merge_columns(wh, spec, values, append=append)
-            log.info("raw_ops.%s: %d rows so far", source.name, total)
-        if _check_due(wh, source, now):
+        append = created or (
+            mark is None and wh.scalar(f"select count(*) from {spec.qualified}") == 0
+        )
+        total, top = _stream(engine, src, wh, spec, query, change, append)
+        if top is not None and (newest is None or top > newest):
+            newest = top
+        if _check_due(state, source, now):
             if not append:  # a load into an empty table is the whole key set already
                 gone = mark_hard_deletes(src, wh, source, spec, now)
             set_watermark(wh, SOURCE, _keys_stream(source), now.isoformat())
-        if newest is not None:
+        if newest is not None and newest.isoformat() != mark:
             set_watermark(wh, SOURCE, source.name, newest.isoformat())
-        _resolve_schema_issues(wh, source, run_id)
+        if spec.qualified in state.troubled:
+            _resolve_schema_issues(wh, source, run_id)
     log.info(
         "raw_ops.%s: %d rows merged, %d hard deletes flagged in %.2f s",
         source.name,
@@ -364,10 +418,12 @@ def extract_ops(settings: Settings, run_id: str = "") -> list[TableExtract]:
     try:
         with connect(settings.warehouse_url) as wh:
             ensure_state(wh)
+            wh.execute("create schema if not exists raw_ops")
+            state = RunState.read(wh)
             results = []
             for number, source in enumerate(sources, 1):
                 log.info("extracting %s (%d of %d)", source.name, number, len(sources))
-                results.append(extract_table(engine, wh, source, run_id))
+                results.append(extract_table(engine, wh, source, run_id, state))
             return results
     finally:
         engine.dispose()
@@ -395,12 +451,13 @@ def accept_type_change(settings: Settings, table_name: str, run_id: str = "") ->
     suffix = utcnow().strftime("%Y%m%d")
     kept = []
     with connect(settings.warehouse_url) as wh, wh.transaction():
-        for name, _has, _wants in type_drift(wh, spec):
+        has = schema_types(wh, "raw_ops").get(source.name, {})
+        for name, _has, _wants in type_drift(wh.kind, spec, has):
             wh.execute(
                 f'alter table {spec.qualified} rename column "{name}" to "{name}__before_{suffix}"'
             )
             kept.append(f"{name}__before_{suffix}")
-        ensure_table(wh, spec)
+        ensure_table(wh, spec, schema_types(wh, "raw_ops").get(source.name, {}))
         wh.execute(
             "delete from fieldbooks.watermarks where source = %s and stream = %s",
             (SOURCE, source.name),

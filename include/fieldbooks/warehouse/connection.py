@@ -5,6 +5,7 @@ SQL is written once with `%s` placeholders; DuckDB's `?` style is substituted he
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -151,7 +152,10 @@ def connect(url: str) -> Iterator[WarehouseConnection]:
 
         assert target.path is not None
         target.path.parent.mkdir(parents=True, exist_ok=True)
-        raw = duckdb.connect(str(target.path))
+        # DuckDB takes 80 % of RAM by default; fieldbooks' loads stream, so a bounded
+        # buffer pool (spilling to disk beyond it) keeps a worker's memory predictable
+        config = {"memory_limit": os.environ.get("FIELDBOOKS_DUCKDB_MEMORY_LIMIT", "64MB")}
+        raw = duckdb.connect(str(target.path), config=config)
     else:
         import psycopg
 

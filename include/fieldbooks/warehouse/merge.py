@@ -100,15 +100,22 @@ def arrow_type(logical: str) -> Any:
     return pa.decimal128(int(match[1]), int(match[2]))
 
 
-def ensure_table(conn: WarehouseConnection, spec: TableSpec) -> bool:
-    """Create the table when missing (True) or add columns that appeared since (False)."""
-    conn.execute(f"create schema if not exists {spec.schema}")
-    if not conn.table_exists(spec.schema, spec.name):
+def ensure_table(
+    conn: WarehouseConnection, spec: TableSpec, existing: dict[str, str] | None = None
+) -> bool:
+    """Create the table when missing (True) or add columns that appeared since (False).
+
+    `existing` is the table's columns as `schema_types` read them, when the caller has them
+    ({} for a table known to be missing); else they are looked up.
+    """
+    if existing is None:
+        existing = schema_types(conn, spec.schema).get(spec.name, {})
+    if not existing:
+        conn.execute(f"create schema if not exists {spec.schema}")
         cols = ", ".join(f'"{c}" {sql_type(conn.kind, t)}' for c, t in spec.columns)
         keys = ", ".join(f'"{k}"' for k in spec.key)
         conn.execute(f"create table {spec.qualified} ({cols}, primary key ({keys}))")
         return True
-    existing = set(conn.columns(spec.schema, spec.name))
     for column, logical in spec.columns:
         if column not in existing:
             conn.execute(
@@ -120,24 +127,29 @@ def ensure_table(conn: WarehouseConnection, spec: TableSpec) -> bool:
 _PG_NAMES = {"timestamp without time zone": "timestamp", "character varying": "text"}
 
 
-def type_drift(conn: WarehouseConnection, spec: TableSpec) -> list[tuple[str, str, str]]:
-    """Columns whose warehouse type is not the one the spec wants: (column, has, wants)."""
+def schema_types(conn: WarehouseConnection, schema: str) -> dict[str, dict[str, str]]:
+    """Every table of a schema: its columns and their types, spelled as `sql_type` spells them."""
     rows = conn.fetchall(
-        "select column_name, data_type, numeric_precision, numeric_scale "
-        "from information_schema.columns where table_schema = %s and table_name = %s",
-        (spec.schema, spec.name),
+        "select table_name, column_name, data_type, numeric_precision, numeric_scale "
+        "from information_schema.columns where table_schema = %s order by ordinal_position",
+        (schema,),
     )
-    has = {}
-    for name, data_type, precision, scale in rows:
+    tables: dict[str, dict[str, str]] = {}
+    for table, name, data_type, precision, scale in rows:
         spelled = data_type.lower()
         if conn.kind == "postgres":
             spelled = _PG_NAMES.get(spelled, spelled)
             if spelled == "numeric":
                 spelled = f"numeric({precision},{scale})"
-        has[name] = spelled
+        tables.setdefault(table, {})[name] = spelled
+    return tables
+
+
+def type_drift(kind: str, spec: TableSpec, has: dict[str, str]) -> list[tuple[str, str, str]]:
+    """Columns whose warehouse type (`has`) is not the one the spec wants: (column, has, wants)."""
     drift = []
     for column, logical in spec.columns:
-        wanted = sql_type(conn.kind, logical)
+        wanted = sql_type(kind, logical)
         if column in has and has[column] != wanted:
             drift.append((column, has[column], wanted))
     return drift
@@ -154,7 +166,8 @@ def arrow_batch(spec: TableSpec, columns: Sequence[Sequence[Any]]) -> Any:
     return pa.Table.from_arrays(arrays, names=spec.column_names)
 
 
-def _insert_from(conn: WarehouseConnection, spec: TableSpec, source: str, append: bool) -> None:
+def insert_from(conn: WarehouseConnection, spec: TableSpec, source: str, append: bool) -> None:
+    """Insert (append) or upsert every row of a staged relation into the table."""
     names = spec.column_names
     quoted = ", ".join(f'"{c}"' for c in names)
     sql = f"insert into {spec.qualified} ({quoted}) select {quoted} from {source}"
@@ -184,7 +197,7 @@ def merge_columns(
     if conn.kind == "duckdb":
         conn.raw.register(stage, arrow_batch(spec, columns))
         try:
-            _insert_from(conn, spec, stage, append)
+            insert_from(conn, spec, stage, append)
         finally:
             conn.raw.unregister(stage)
         return rows
@@ -200,7 +213,7 @@ def merge_columns(
         for row in zip(*columns, strict=True):
             copy.write_row(row)
     if not append:
-        _insert_from(conn, spec, stage, append=False)
+        insert_from(conn, spec, stage, append=False)
         conn.execute(f"drop table {stage}")
     return rows
 
