@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import io
 import logging
+import threading
 from collections.abc import Iterator
 from datetime import datetime
+from queue import Full, Queue
 from typing import Any
 
 from fieldbooks.warehouse.connection import WarehouseConnection
-from fieldbooks.warehouse.merge import TableSpec, arrow_type, insert_from, sql_type
+from fieldbooks.warehouse.merge import APPEND, TableSpec, arrow_type, insert_from, sql_type
 
 log = logging.getLogger(__name__)
 
@@ -45,16 +47,53 @@ class _CopyReader(io.RawIOBase):
         return size
 
 
+def _prefetched(batches: Iterator[Any], depth: int = 2) -> Iterator[Any]:
+    """Iterate in a helper thread, `depth` batches ahead: parsing (Arrow) and inserting
+    (DuckDB) both release the GIL, so the two run on two cores instead of taking turns."""
+    done = object()
+    queue: Queue[Any] = Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(item: Any) -> bool:
+        while not stop.is_set():
+            try:
+                queue.put(item, timeout=0.1)
+                return True
+            except Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for batch in batches:
+                if not put(batch):
+                    return
+            put(done)
+        except BaseException as exc:  # handed to the consumer, raised there
+            put(exc)
+
+    worker = threading.Thread(target=produce, name="copy-prefetch", daemon=True)
+    worker.start()
+    try:
+        while (item := queue.get()) is not done:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()  # a consumer that failed stops the reader before the COPY is closed
+        worker.join()
+
+
 def _newest(wh: WarehouseConnection, relation: str, change: str) -> datetime | None:
     return wh.scalar(f'select max("{change}") from {relation}')
 
 
 def copy_to_postgres(
-    src: Any, wh: WarehouseConnection, spec: TableSpec, select_sql: str, change: str, append: bool
+    src: Any, wh: WarehouseConnection, spec: TableSpec, select_sql: str, change: str, mode: str
 ) -> tuple[int, datetime | None]:
     """Pipe the query's rows into the warehouse: straight into a new table, else stage and merge."""
     quoted = ", ".join(f'"{c}"' for c in spec.column_names)
-    if append:
+    if mode == APPEND:
         target = spec.qualified
     else:
         target = f"_stage_{spec.schema}_{spec.name}"
@@ -72,18 +111,18 @@ def copy_to_postgres(
     # the staging table (or the table, on a first load) holds just what was copied
     rows = wh.scalar(f"select count(*) from {target}")
     if not rows:
-        if not append:
+        if mode != APPEND:
             wh.execute(f"drop table {target}")
         return 0, None
     newest = _newest(wh, target, change)
-    if not append:
-        insert_from(wh, spec, target, append=False)
+    if mode != APPEND:
+        insert_from(wh, spec, target, mode)
         wh.execute(f"drop table {target}")
     return rows, newest
 
 
 def copy_to_duckdb(
-    src: Any, wh: WarehouseConnection, spec: TableSpec, select_sql: str, change: str, append: bool
+    src: Any, wh: WarehouseConnection, spec: TableSpec, select_sql: str, change: str, mode: str
 ) -> tuple[int, datetime | None]:
     """Parse the query's CSV rows with Arrow, batch by batch, and insert or merge each."""
     import pyarrow.compute as pc
@@ -108,7 +147,7 @@ def copy_to_duckdb(
                 false_values=["f"],
             ),
         )
-        for batch in reader:
+        for batch in _prefetched(reader):
             if not batch.num_rows:
                 continue
             top = pc.max(batch.column(names.index(change))).as_py()
@@ -116,7 +155,7 @@ def copy_to_duckdb(
                 newest = top
             wh.raw.register(stage, batch)
             try:
-                insert_from(wh, spec, stage, append)
+                insert_from(wh, spec, stage, mode)
             finally:
                 wh.raw.unregister(stage)
             rows += batch.num_rows

@@ -49,7 +49,11 @@ from fieldbooks.ops.schema import ExactDecimal
 from fieldbooks.ops.sources import SourceTable, source_tables
 from fieldbooks.warehouse.connection import WarehouseConnection, connect
 from fieldbooks.warehouse.merge import (
+    APPEND,
+    REPLACE,
+    UPSERT,
     TableSpec,
+    add_key,
     ensure_table,
     merge_columns,
     schema_types,
@@ -304,7 +308,7 @@ def mark_hard_deletes(
     query = select(*(lite.c[k] for k in source.key))
     result = src.execution_options(stream_results=True, yield_per=CHUNK_ROWS).execute(query)
     for chunk in result.partitions(CHUNK_ROWS):
-        merge_columns(wh, keys, [list(c) for c in zip(*chunk, strict=True)], append=True)
+        merge_columns(wh, keys, [list(c) for c in zip(*chunk, strict=True)], mode=APPEND)
     match = " and ".join(f'k."{k}" = r."{k}"' for k in source.key)
     gone = f"not r._deleted and not exists (select 1 from {stage} k where {match})"
     count = wh.scalar(f"select count(*) from {spec.qualified} r where {gone}")
@@ -324,13 +328,13 @@ def _stream(
     spec: TableSpec,
     query: Any,
     change: str,
-    append: bool,
+    mode: str,
 ) -> tuple[int, datetime | None]:
     """Read the query's rows into the raw table; rows read and the newest change stamp."""
     if engine.dialect.name == "postgresql" and engine.dialect.driver == "psycopg":
         sql = str(query.compile(dialect=engine.dialect, compile_kwargs={"literal_binds": True}))
         copy = copy_to_duckdb if wh.kind == "duckdb" else copy_to_postgres
-        return copy(src.connection.driver_connection, wh, spec, sql, change, append)
+        return copy(src.connection.driver_connection, wh, spec, sql, change, mode)
     at_change = spec.column_names.index(change)
     total, newest = 0, None
     result = src.execution_options(stream_results=True, yield_per=CHUNK_ROWS).execute(query)
@@ -339,7 +343,7 @@ def _stream(
         stamps = [s for s in values[at_change] if s is not None]
         if stamps and (newest is None or max(stamps) > newest):
             newest = max(stamps)
-        total += merge_columns(wh, spec, values, append=append)
+        total += merge_columns(wh, spec, values, mode=mode)
         log.info("raw_ops.%s: %d rows so far", spec.name, total)
     return total, newest
 
@@ -380,12 +384,17 @@ def extract_table(
     newest = datetime.fromisoformat(mark) if mark else None
     gone = 0
     with engine.connect() as src, wh.transaction():
-        created = ensure_table(wh, spec, existing)
+        created = ensure_table(wh, spec, existing, defer_key=True)
         # a first load into an empty table appends: the source's keys are unique
         append = created or (
             mark is None and wh.scalar(f"select count(*) from {spec.qualified}") == 0
         )
-        total, top = _stream(engine, src, wh, spec, query, change, append)
+        # rows carrying every column of their table can replace the old ones outright
+        whole = set(existing) <= set(spec.column_names)
+        mode = APPEND if append else REPLACE if whole else UPSERT
+        total, top = _stream(engine, src, wh, spec, query, change, mode)
+        if created:
+            add_key(wh, spec)
         if top is not None and (newest is None or top > newest):
             newest = top
         if _check_due(state, source, now):
@@ -423,7 +432,16 @@ def extract_ops(settings: Settings, run_id: str = "") -> list[TableExtract]:
             results = []
             for number, source in enumerate(sources, 1):
                 log.info("extracting %s (%d of %d)", source.name, number, len(sources))
-                results.append(extract_table(engine, wh, source, run_id, state))
+                try:
+                    results.append(extract_table(engine, wh, source, run_id, state))
+                except Exception as exc:
+                    if type(exc).__name__ != "OutOfMemoryException":
+                        raise
+                    raise RuntimeError(
+                        f"raw_ops.{source.name} did not fit DuckDB's memory limit ({exc}); "
+                        "nothing was written for this table. Raise FIELDBOOKS_DUCKDB_MEMORY_LIMIT "
+                        "(the table's key index takes ~50 bytes a row), then clear and rerun."
+                    ) from exc
             return results
     finally:
         engine.dispose()

@@ -71,6 +71,7 @@ class WarehouseConnection:
     def __init__(self, kind: str, raw: Any) -> None:
         self.kind = kind
         self.raw = raw
+        self._depth = 0
 
     def _sql(self, sql: str) -> str:
         return _PLACEHOLDER.sub("?", sql) if self.kind == "duckdb" else sql
@@ -129,18 +130,29 @@ class WarehouseConnection:
 
     @contextmanager
     def transaction(self) -> Iterator[WarehouseConnection]:
-        """Commit everything inside the block, or nothing."""
-        if self.kind == "duckdb":
-            self.raw.execute("begin transaction")
+        """Commit everything inside the block, or nothing (an inner block joins the outer)."""
+        if self._depth:
+            self._depth += 1
             try:
                 yield self
-            except BaseException:
-                self.raw.execute("rollback")
-                raise
-            self.raw.execute("commit")
-        else:
-            with self.raw.transaction():
-                yield self
+            finally:
+                self._depth -= 1
+            return
+        self._depth = 1
+        try:
+            if self.kind == "duckdb":
+                self.raw.execute("begin transaction")
+                try:
+                    yield self
+                except BaseException:
+                    self.raw.execute("rollback")
+                    raise
+                self.raw.execute("commit")
+            else:
+                with self.raw.transaction():
+                    yield self
+        finally:
+            self._depth = 0
 
 
 @contextmanager
@@ -154,7 +166,7 @@ def connect(url: str) -> Iterator[WarehouseConnection]:
         target.path.parent.mkdir(parents=True, exist_ok=True)
         # DuckDB takes 80 % of RAM by default; fieldbooks' loads stream, so a bounded
         # buffer pool (spilling to disk beyond it) keeps a worker's memory predictable
-        config = {"memory_limit": os.environ.get("FIELDBOOKS_DUCKDB_MEMORY_LIMIT", "64MB")}
+        config = {"memory_limit": os.environ.get("FIELDBOOKS_DUCKDB_MEMORY_LIMIT", "128MB")}
         raw = duckdb.connect(str(target.path), config=config)
     else:
         import psycopg

@@ -101,12 +101,18 @@ def arrow_type(logical: str) -> Any:
 
 
 def ensure_table(
-    conn: WarehouseConnection, spec: TableSpec, existing: dict[str, str] | None = None
+    conn: WarehouseConnection,
+    spec: TableSpec,
+    existing: dict[str, str] | None = None,
+    *,
+    defer_key: bool = False,
 ) -> bool:
     """Create the table when missing (True) or add columns that appeared since (False).
 
     `existing` is the table's columns as `schema_types` read them, when the caller has them
-    ({} for a table known to be missing); else they are looked up.
+    ({} for a table known to be missing); else they are looked up. `defer_key` creates a
+    new table without its primary key, for a bulk first load that calls `add_key` after
+    (one index build instead of one insert per row into it).
     """
     if existing is None:
         existing = schema_types(conn, spec.schema).get(spec.name, {})
@@ -114,7 +120,8 @@ def ensure_table(
         conn.execute(f"create schema if not exists {spec.schema}")
         cols = ", ".join(f'"{c}" {sql_type(conn.kind, t)}' for c, t in spec.columns)
         keys = ", ".join(f'"{k}"' for k in spec.key)
-        conn.execute(f"create table {spec.qualified} ({cols}, primary key ({keys}))")
+        constraint = "" if defer_key else f", primary key ({keys})"
+        conn.execute(f"create table {spec.qualified} ({cols}{constraint})")
         return True
     for column, logical in spec.columns:
         if column not in existing:
@@ -122,6 +129,12 @@ def ensure_table(
                 f'alter table {spec.qualified} add column "{column}" {sql_type(conn.kind, logical)}'
             )
     return False
+
+
+def add_key(conn: WarehouseConnection, spec: TableSpec) -> None:
+    """Add the primary key to a table created with `defer_key`."""
+    keys = ", ".join(f'"{k}"' for k in spec.key)
+    conn.execute(f"alter table {spec.qualified} add primary key ({keys})")
 
 
 _PG_NAMES = {"timestamp without time zone": "timestamp", "character varying": "text"}
@@ -166,12 +179,27 @@ def arrow_batch(spec: TableSpec, columns: Sequence[Sequence[Any]]) -> Any:
     return pa.Table.from_arrays(arrays, names=spec.column_names)
 
 
-def insert_from(conn: WarehouseConnection, spec: TableSpec, source: str, append: bool) -> None:
-    """Insert (append) or upsert every row of a staged relation into the table."""
+# How a batch meets the rows already in its table:
+APPEND = "append"  # a table known to hold none of the keys (a first load): plain insert
+UPSERT = "upsert"  # insert ... on conflict do update
+# DuckDB rewrites every column of a row on update (loading the key index to do it), so
+# there a batch deletes the rows it replaces and inserts them, an order of magnitude
+# faster: only for tables whose every column the batch carries (else upsert)
+REPLACE = "replace"
+
+
+def insert_from(conn: WarehouseConnection, spec: TableSpec, source: str, mode: str) -> None:
+    """Insert (append), upsert or replace every row of a staged relation into the table."""
     names = spec.column_names
     quoted = ", ".join(f'"{c}"' for c in names)
     sql = f"insert into {spec.qualified} ({quoted}) select {quoted} from {source}"
-    if not append:
+    if mode == REPLACE and conn.kind == "duckdb":
+        match = " and ".join(f'{spec.qualified}."{k}" = s."{k}"' for k in spec.key)
+        with conn.transaction():
+            conn.execute(f"delete from {spec.qualified} using {source} s where {match}")
+            conn.execute(sql)
+        return
+    if mode != APPEND:
         updates = ", ".join(f'"{c}" = excluded."{c}"' for c in names if c not in spec.key)
         keys = ", ".join(f'"{k}"' for k in spec.key)
         sql += f" on conflict ({keys}) do update set {updates}"
@@ -183,13 +211,9 @@ def merge_columns(
     spec: TableSpec,
     columns: Sequence[Sequence[Any]],
     *,
-    append: bool = False,
+    mode: str = UPSERT,
 ) -> int:
-    """Upsert a batch given column by column (spec order), keys unique within the batch.
-
-    `append` skips the conflict check: only for a table known to hold none of the keys
-    (a first load inside the transaction that created it).
-    """
+    """Load a batch given column by column (spec order), keys unique within the batch."""
     rows = len(columns[0]) if columns else 0
     if not rows:
         return 0
@@ -197,13 +221,13 @@ def merge_columns(
     if conn.kind == "duckdb":
         conn.raw.register(stage, arrow_batch(spec, columns))
         try:
-            insert_from(conn, spec, stage, append)
+            insert_from(conn, spec, stage, mode)
         finally:
             conn.raw.unregister(stage)
         return rows
     cols = ", ".join(f'"{c}" {sql_type("postgres", t)}' for c, t in spec.columns)
     quoted = ", ".join(f'"{c}"' for c in spec.column_names)
-    if append:
+    if mode == APPEND:
         target = spec.qualified  # COPY straight into the new table
     else:
         conn.execute(f"drop table if exists {stage}")
@@ -212,8 +236,8 @@ def merge_columns(
     with conn.raw.cursor() as cur, cur.copy(f"copy {target} ({quoted}) from stdin") as copy:
         for row in zip(*columns, strict=True):
             copy.write_row(row)
-    if not append:
-        insert_from(conn, spec, stage, append=False)
+    if mode != APPEND:
+        insert_from(conn, spec, stage, mode)
         conn.execute(f"drop table {stage}")
     return rows
 
