@@ -71,6 +71,9 @@ def _tables() -> list[str]:
 
 def run_fieldbooks(ops_db: str, dest: str, dest_ref: str) -> dict:
     """`extract_ops` from ops_db into the destination (full or incremental, by its watermarks)."""
+    import duckdb  # noqa: F401  (imported before the clock starts, as for the others)
+    import pyarrow.csv  # noqa: F401
+
     from fieldbooks.config import load_settings
     from fieldbooks.ops.extract import extract_ops
 
@@ -150,6 +153,8 @@ def run_dlt(ops_db: str, dest: str, dest_ref: str, tables: list[str], backend: s
     for key, value in QUIET_ENV.items():
         os.environ[key] = value
     import dlt
+    import duckdb  # noqa: F401  (imported before the clock starts, as for the others)
+    import pyarrow  # noqa: F401
     from dlt.sources.sql_database import sql_database
 
     pipelines = tempfile.mkdtemp(prefix="fb_bench_dlt_")
