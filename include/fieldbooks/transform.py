@@ -67,6 +67,12 @@ def run_dbt(settings: Settings, args: Sequence[str]) -> DbtResult:
         target,
         "--vars",
         f"{{realm_id: '{settings.qbo.realm_id}'}}",
+        # artifacts and logs per deployment home: two runs (two workers, two test
+        # sessions) never write each other's manifest or partial-parse state
+        "--target-path",
+        str(settings.home / "dbt" / "target"),
+        "--log-path",
+        str(settings.home / "dbt" / "logs"),
     ]
     result = dbtRunner().invoke(full)
     failed: list[str] = []

@@ -18,7 +18,25 @@ RAW_QBO_COLUMNS: tuple[tuple[str, str], ...] = (
 )
 
 # Entities read through CDC, and those CDC does not serve (read by query each run).
-CDC_ENTITIES: tuple[str, ...] = ("Account", "Item", "Customer", "Invoice", "Payment")
+CDC_ENTITIES: tuple[str, ...] = (
+    # lists: the mapping targets (accounts, items, classes, locations) and the parties
+    "Account",
+    "Item",
+    "Class",
+    "Department",
+    "PaymentMethod",
+    "Customer",
+    "Vendor",
+    # transactions: what fieldbooks writes and what an accountant enters beside it
+    "Invoice",
+    "Payment",
+    "CreditMemo",
+    "RefundReceipt",
+    "Deposit",
+    "Purchase",
+    "Bill",
+    "BillPayment",
+)
 QUERY_ENTITIES: tuple[str, ...] = ("TaxCode", "TaxRate")
 
 

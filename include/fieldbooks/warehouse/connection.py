@@ -155,6 +155,15 @@ class WarehouseConnection:
             self._depth = 0
 
 
+def _duckdb_size(value: str) -> str:
+    """A memory size as DuckDB reads it (e.g. 128MB, 2GB), refusing anything else."""
+    if not re.fullmatch(r"\d+(\.\d+)?\s*[KMGT]i?B", value.strip(), re.IGNORECASE):
+        raise ValueError(
+            f"FIELDBOOKS_DUCKDB_MEMORY_LIMIT must be a size such as 128MB or 2GB, not {value!r}"
+        )
+    return value.strip()
+
+
 @contextmanager
 def connect(url: str) -> Iterator[WarehouseConnection]:
     """Open the warehouse named by URL; closed (and DuckDB's file lock freed) on exit."""
@@ -164,10 +173,13 @@ def connect(url: str) -> Iterator[WarehouseConnection]:
 
         assert target.path is not None
         target.path.parent.mkdir(parents=True, exist_ok=True)
+        raw = duckdb.connect(str(target.path))
         # DuckDB takes 80 % of RAM by default; fieldbooks' loads stream, so a bounded
-        # buffer pool (spilling to disk beyond it) keeps a worker's memory predictable
-        config = {"memory_limit": os.environ.get("FIELDBOOKS_DUCKDB_MEMORY_LIMIT", "128MB")}
-        raw = duckdb.connect(str(target.path), config=config)
+        # buffer pool (spilling to disk beyond it) keeps a worker's memory predictable.
+        # A SET, not connect(config=): dbt-duckdb in the same process may hold the file
+        # open already, and DuckDB refuses a second connection with another config.
+        limit = os.environ.get("FIELDBOOKS_DUCKDB_MEMORY_LIMIT", "128MB")
+        raw.execute(f"set memory_limit = '{_duckdb_size(limit)}'")
     else:
         import psycopg
 
@@ -175,4 +187,7 @@ def connect(url: str) -> Iterator[WarehouseConnection]:
     try:
         yield WarehouseConnection(target.kind, raw)
     finally:
+        if target.kind == "duckdb":
+            # the setting belongs to the database instance, which dbt may share
+            raw.execute("reset memory_limit")
         raw.close()
