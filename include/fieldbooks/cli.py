@@ -184,6 +184,25 @@ def _cmd_issues(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_mapping(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from fieldbooks import mapping
+
+    settings = load_settings()
+    seeds_dir = Path(args.seeds_dir) if args.seeds_dir else mapping.default_seeds_dir(settings)
+    try:
+        if args.action == "suggest":
+            print("\n".join(mapping.suggest_lines(mapping.suggest(settings, seeds_dir))))
+            return 0
+        findings = mapping.check(settings, seeds_dir)
+    except mapping.MappingError as exc:
+        print(f"fieldbooks: {exc}", file=sys.stderr)
+        return 2
+    print("\n".join(mapping.check_lines(findings)))
+    return 1 if any(f.attention for f in findings) else 0
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from fieldbooks.demo import run_demo
 
@@ -279,6 +298,18 @@ def build_parser() -> argparse.ArgumentParser:
     issues.add_argument("--all-retryable", action="store_true", help="retry every open issue")
     issues.add_argument("--no-run", action="store_true", help="retry: mark only, sync later")
     issues.set_defaults(func=_cmd_issues)
+
+    mapping = sub.add_parser("mapping", help="the mapping seeds an accountant reviews")
+    mapping_sub = mapping.add_subparsers(dest="action", required=True)
+    for name, help_text in (
+        ("suggest", "propose mappings by name into the seed files (reviewed rows are kept)"),
+        ("check", "list unmapped records and mappings to inactive or deleted QuickBooks records"),
+    ):
+        p = mapping_sub.add_parser(name, help=help_text)
+        p.add_argument(
+            "--seeds-dir", default=None, help="the seed files' folder (default: dbt_project/seeds)"
+        )
+        p.set_defaults(func=_cmd_mapping)
     return parser
 
 
