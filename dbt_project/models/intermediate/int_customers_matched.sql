@@ -1,8 +1,13 @@
--- which QuickBooks customer each live operations customer is (or would be) linked to:
+-- which QuickBooks customer each live operations customer is (or would be) linked to,
+-- the first rule that finds candidates deciding:
 -- 1. crosswalk: the sync ledger's qbo_id, else the ops qbo_id column
--- 2. email (trimmed, case-insensitive) among live QuickBooks customers no crosswalk claims
--- 3. normalised display name among the same
--- exactly one candidate links; several are ambiguous (held for a person); none is to_create
+-- 2. manual link: a row of the map_customer_links seed (an accountant's decision)
+-- 3. email (trimmed, case-insensitive)
+-- 4. normalised display name plus billing address (first line and postal code)
+-- 5. phone (its last ten digits)
+-- among live QuickBooks customers (not jobs) that no crosswalk or manual link claims.
+-- Exactly one candidate links; several are ambiguous (held for a person, candidates
+-- named); none is to_create.
 with
 
 ops_customers as (
@@ -14,6 +19,15 @@ ops_customers as (
 qbo_customers as (
 
     select * from {{ ref('stg_qbo__customers') }}
+
+),
+
+manual_links as (
+
+    select
+        cast(ops_customer_id as varchar) as ops_customer_id,
+        cast(qbo_customer_id as varchar) as qbo_customer_id
+    from {{ ref('map_customer_links') }}
 
 ),
 
@@ -34,15 +48,34 @@ customer_ledger as (
 ),
 
 -- deleted ops customers keep their claim: their QuickBooks customer is nobody else's
-crosswalk as (
+ledger_links as (
 
     select
         ops_customers.customer_id as ops_customer_id,
-        coalesce(customer_ledger.qbo_id, ops_customers.qbo_id) as qbo_customer_id
+        coalesce(customer_ledger.qbo_id, ops_customers.qbo_id) as qbo_customer_id,
+        'crosswalk' as link_method
     from ops_customers
     left join customer_ledger
         on ops_customers.customer_id = customer_ledger.ops_id
     where coalesce(customer_ledger.qbo_id, ops_customers.qbo_id) is not null
+
+),
+
+-- a manual link counts for customers the ledger has not linked yet
+crosswalk as (
+
+    select * from ledger_links
+
+    union all
+
+    select
+        manual_links.ops_customer_id,
+        manual_links.qbo_customer_id,
+        'manual' as link_method
+    from manual_links
+    left join ledger_links
+        on manual_links.ops_customer_id = ledger_links.ops_customer_id
+    where ledger_links.ops_customer_id is null
 
 ),
 
@@ -51,13 +84,17 @@ unclaimed_qbo_customers as (
     select
         qbo_customers.qbo_customer_id,
         lower(trim(qbo_customers.email)) as match_email,
-        {{ fb_normalize_name('qbo_customers.display_name') }} as match_name
+        {{ fb_normalize_name('qbo_customers.display_name') }} as match_name,
+        {{ fb_normalize_name('qbo_customers.bill_line1') }}
+        || '|' || {{ fb_normalize_name('qbo_customers.bill_postal_code') }} as match_address,
+        right(regexp_replace(qbo_customers.phone, '[^0-9]', '', 'g'), 10) as match_phone
     from qbo_customers
     left join crosswalk
         on qbo_customers.qbo_customer_id = crosswalk.qbo_customer_id
     where
         not qbo_customers.is_deleted
         and qbo_customers.is_active
+        and not coalesce(qbo_customers.is_job, false)
         and crosswalk.qbo_customer_id is null
 
 ),
@@ -67,7 +104,15 @@ unlinked_ops_customers as (
     select
         ops_customers.customer_id as ops_customer_id,
         nullif(lower(trim(ops_customers.email)), '') as match_email,
-        nullif({{ fb_normalize_name('ops_customers.display_name') }}, '') as match_name
+        nullif({{ fb_normalize_name('ops_customers.display_name') }}, '') as match_name,
+        -- null unless both the first line and the postal code are there
+        nullif({{ fb_normalize_name('ops_customers.bill_line1') }}, '')
+        || '|' || nullif({{ fb_normalize_name('ops_customers.bill_postal_code') }}, '')
+            as match_address,
+        case
+            when length(regexp_replace(ops_customers.phone, '[^0-9]', '', 'g')) >= 7
+                then right(regexp_replace(ops_customers.phone, '[^0-9]', '', 'g'), 10)
+        end as match_phone
     from ops_customers
     left join crosswalk
         on ops_customers.customer_id = crosswalk.ops_customer_id
@@ -87,19 +132,40 @@ email_candidates as (
 
 ),
 
--- names are only tried for customers no email matched
+-- each later rule is only tried for customers no earlier rule found a candidate for
 name_candidates as (
 
     select
         unlinked_ops_customers.ops_customer_id,
         unclaimed_qbo_customers.qbo_customer_id,
-        'name' as match_method
+        'name_address' as match_method
     from unlinked_ops_customers
     inner join unclaimed_qbo_customers
-        on unlinked_ops_customers.match_name = unclaimed_qbo_customers.match_name
+        on
+            unlinked_ops_customers.match_name = unclaimed_qbo_customers.match_name
+            and unlinked_ops_customers.match_address = unclaimed_qbo_customers.match_address
     left join email_candidates
         on unlinked_ops_customers.ops_customer_id = email_candidates.ops_customer_id
     where email_candidates.ops_customer_id is null
+
+),
+
+phone_candidates as (
+
+    select
+        unlinked_ops_customers.ops_customer_id,
+        unclaimed_qbo_customers.qbo_customer_id,
+        'phone' as match_method
+    from unlinked_ops_customers
+    inner join unclaimed_qbo_customers
+        on unlinked_ops_customers.match_phone = unclaimed_qbo_customers.match_phone
+    left join email_candidates
+        on unlinked_ops_customers.ops_customer_id = email_candidates.ops_customer_id
+    left join name_candidates
+        on unlinked_ops_customers.ops_customer_id = name_candidates.ops_customer_id
+    where
+        email_candidates.ops_customer_id is null
+        and name_candidates.ops_customer_id is null
 
 ),
 
@@ -108,6 +174,8 @@ candidates as (
     select * from email_candidates
     union all
     select * from name_candidates
+    union all
+    select * from phone_candidates
 
 ),
 
@@ -145,10 +213,7 @@ matched as (
             when candidate_sets.candidate_count >= 1 then 'ambiguous'
             else 'to_create'
         end as resolution,
-        case
-            when crosswalk.qbo_customer_id is not null then 'crosswalk'
-            else candidate_sets.match_method
-        end as match_method,
+        coalesce(crosswalk.link_method, candidate_sets.match_method) as match_method,
         case
             when crosswalk.qbo_customer_id is not null then crosswalk.qbo_customer_id
             when candidate_sets.candidate_count = 1 and contested.qbo_customer_id is null

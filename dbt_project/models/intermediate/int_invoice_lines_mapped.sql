@@ -16,7 +16,9 @@ categories as (
 
 category_map as (
 
+    -- a proposal `fieldbooks mapping suggest` wrote is used once a person reviewed it
     select * from {{ ref('map_service_categories') }}
+    where reviewed
 
 ),
 

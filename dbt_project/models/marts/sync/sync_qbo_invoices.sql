@@ -31,7 +31,9 @@ customers as (
 
 tax_map as (
 
+    -- a proposal `fieldbooks mapping suggest` wrote is used once a person reviewed it
     select * from {{ ref('map_tax_jurisdictions') }}
+    where reviewed
 
 ),
 
