@@ -27,7 +27,8 @@ cross join detail
 where
     summary.record_count <> detail.record_count
     or summary.matched_count <> detail.matched_count
-    or summary.matched_count + summary.amount_mismatch_count
+    or summary.matched_count + summary.matched_rounding_count + summary.amount_mismatch_count
+    + summary.tax_mismatch_count + summary.pending_count
     + summary.missing_in_quickbooks_count + summary.missing_in_ops_count <> summary.record_count
     or summary.total_difference <> detail.total_difference
     or summary.balance_difference <> detail.balance_difference

@@ -1,0 +1,560 @@
+"""The reconciliation marts on DuckDB and PostgreSQL, from a QuickBooks company that mirrors operations.
+
+Built the way tests/integration/test_dbt_models.py builds a warehouse: the demo operations
+DB is seeded and extracted into raw_ops.*, QuickBooks objects are merged into raw_qbo.*,
+and `fieldbooks.transform.transform` runs `dbt build` twice (the second time after the
+ledger records the customers a load would have pushed).
+
+The QuickBooks side is every operations customer, invoice and payment, as a load would have
+left them, with five departures the tie-outs must find and nothing else:
+- one payment never reached QuickBooks (missing_in_quickbooks; AR differs from its date);
+- one payment was recorded in QuickBooks one dollar short (amount_mismatch);
+- one customer's email was changed in QuickBooks (edited_in_quickbooks, on email only);
+- one invoice's tax was rounded per line in operations, a cent away from QuickBooks'
+  once-per-invoice rounding (matched_rounding, in the invoice and sales tax tie-outs).
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, select, update
+
+from fieldbooks.ops import schema as ops_schema
+from fieldbooks.ops.extract import extract_ops
+from fieldbooks.ops.seed import seed_demo
+from fieldbooks.qbo.raw import raw_qbo_spec, raw_row
+from fieldbooks.warehouse.connection import connect
+from fieldbooks.warehouse.merge import ensure_table, merge_rows
+from fieldbooks.warehouse.state import ensure_state, utcnow
+from tests.integration.test_dbt_models import (
+    ITEMS,
+    PG_HOST,
+    PG_PORT,
+    PG_USER,
+    QBO_ENTITIES,
+    REALM,
+    Build,
+    _postgres_reachable,
+    _run_transform,
+    _settings,
+    qbo_customer,
+    qbo_invoice,
+)
+
+CENT = Decimal("0.01")
+SHORT_BY = Decimal("1.00")
+
+
+@dataclass
+class Mirror:
+    """The operations records behind each departure, and what the tie-outs should show."""
+
+    missing_payment: dict  # never recorded in QuickBooks
+    short_payment: dict  # recorded SHORT_BY less in QuickBooks
+    matched_payment: dict  # recorded as it is
+    edited_customer: dict  # email changed in QuickBooks after the push
+    rounded_invoice: dict  # operations rounded its tax per line (after the change)
+    rounding_difference: Decimal  # ops tax - QuickBooks tax on it
+    ar_departures: list[tuple[date, Decimal]] = field(default_factory=list)
+    qbo_invoice_ids: dict[int, str] = field(default_factory=dict)
+    qbo_payment_ids: dict[int, str] = field(default_factory=dict)
+
+    def ar_difference_on(self, day: date) -> Decimal:
+        """Operations minus QuickBooks open balances at the end of `day`, by construction."""
+        return sum((amount for when, amount in self.ar_departures if when <= day), Decimal("0"))
+
+
+def _rows(conn, table) -> list[dict]:
+    return [dict(r._mapping) for r in conn.execute(select(table).order_by(table.c.id))]
+
+
+def _round(value: Decimal) -> Decimal:
+    return value.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def _prepare_ops(ops_url: str) -> tuple[Mirror, dict[str, list[dict]]]:
+    """Pick the departures and make one invoice's tax the per-line rounding.
+
+    Returns the ops rows as they were before that change: the QuickBooks side is built from
+    them, so QuickBooks keeps the tax rounded once on the invoice.
+    """
+    engine = create_engine(ops_url)
+    try:
+        with engine.begin() as conn:
+            invoices = _rows(conn, ops_schema.invoices)
+            lines = _rows(conn, ops_schema.invoice_lines)
+            payments = _rows(conn, ops_schema.payments)
+            applications = _rows(conn, ops_schema.payment_applications)
+            customers = _rows(conn, ops_schema.customers)
+            apps_of_invoice: dict[int, list[dict]] = {}
+            for app in applications:
+                apps_of_invoice.setdefault(app["invoice_id"], []).append(app)
+            apps_of_payment: dict[int, list[dict]] = {}
+            for app in applications:
+                apps_of_payment.setdefault(app["payment_id"], []).append(app)
+
+            # an unpaid invoice whose lines rounded one by one give a cent more or less
+            def per_line_tax(invoice: dict) -> Decimal:
+                taxable = [
+                    ln for ln in lines if ln["invoice_id"] == invoice["id"] and ln["taxable"]
+                ]
+                return sum(
+                    (_round(ln["amount"] * invoice["tax_rate"]) for ln in taxable), Decimal(0)
+                )
+
+            # the latest such invoice, so the days before it tie out
+            rounded = max(
+                (
+                    i
+                    for i in invoices
+                    if i["status"] == "sent"
+                    and i["id"] not in apps_of_invoice
+                    and abs(per_line_tax(i) - i["tax"]) == CENT
+                ),
+                key=lambda i: (i["issue_date"], i["id"]),
+            )
+            new_tax = per_line_tax(rounded)
+            difference = new_tax - rounded["tax"]
+            conn.execute(
+                update(ops_schema.invoices)
+                .where(ops_schema.invoices.c.id == rounded["id"])
+                .values(
+                    tax=new_tax,
+                    total=rounded["total"] + difference,
+                    balance=rounded["balance"] + difference,
+                )
+            )
+
+            # payments that pay exactly one invoice, which nothing else pays
+            single = [
+                p
+                for p in payments
+                if len(apps_of_payment.get(p["id"], [])) == 1
+                and len(apps_of_invoice[apps_of_payment[p["id"]][0]["invoice_id"]]) == 1
+            ]
+            single.sort(key=lambda p: (p["received_on"], p["id"]))
+            by_customer = {c["id"]: c for c in customers}
+            picked = [single[len(single) // 2], single[-1], single[0]]
+            missing, short, matched = picked
+            edited = next(
+                c
+                for c in customers
+                if c["email"]
+                and c["id"] not in {p["customer_id"] for p in picked}
+                and c["id"] != rounded["customer_id"]
+            )
+    finally:
+        engine.dispose()
+    mirror = Mirror(
+        missing_payment=missing,
+        short_payment=short,
+        matched_payment=matched,
+        edited_customer=by_customer[edited["id"]],
+        rounded_invoice={**rounded, "tax": new_tax},
+        rounding_difference=difference,
+        ar_departures=[
+            (missing["received_on"], -missing["amount"]),
+            (short["received_on"], -SHORT_BY),
+            (rounded["issue_date"], difference),
+        ],
+    )
+    return mirror, {
+        "invoices": invoices,
+        "lines": lines,
+        "payments": payments,
+        "applications": applications,
+        "customers": customers,
+    }
+
+
+def _at(day: date) -> str:
+    return f"{day.isoformat()}T12:00:00-07:00"
+
+
+def quickbooks_mirror(mirror: Mirror, ops: dict[str, list[dict]]) -> dict[str, list[dict]]:
+    """Every ops customer, invoice and payment as QuickBooks holds it after the loads."""
+    customers = []
+    for c in ops["customers"]:
+        body = qbo_customer(str(500 + c["id"]), c["display_name"], c["email"])
+        body["SyncToken"] = "1"
+        body["Taxable"] = not c["tax_exempt"]
+        body["BillAddr"] = {
+            "Line1": c["bill_line1"],
+            "City": c["bill_city"],
+            "CountrySubDivisionCode": c["bill_state"],
+            "PostalCode": c["bill_postal_code"],
+            "Country": c["bill_country"],
+        }
+        if c["phone"]:
+            body["PrimaryPhone"] = {"FreeFormNumber": c["phone"]}
+        if c["id"] == mirror.edited_customer["id"]:
+            body["SyncToken"] = "2"
+            body["PrimaryEmailAddr"] = {"Address": "changed.in.quickbooks@example.com"}
+        customers.append(body)
+
+    lines_of: dict[int, list[dict]] = {}
+    for line in ops["lines"]:
+        lines_of.setdefault(line["invoice_id"], []).append(line)
+    paid_in_qbo: dict[int, Decimal] = {}
+    payments = []
+    for p in ops["payments"]:
+        if p["id"] == mirror.missing_payment["id"]:
+            continue
+        apps = [a for a in ops["applications"] if a["payment_id"] == p["id"]]
+        short = SHORT_BY if p["id"] == mirror.short_payment["id"] else Decimal("0")
+        qbo_id = str(3000 + p["id"])
+        mirror.qbo_payment_ids[p["id"]] = qbo_id
+        body_lines = []
+        for app in apps:
+            amount = app["amount"] - short
+            paid_in_qbo[app["invoice_id"]] = paid_in_qbo.get(app["invoice_id"], Decimal(0)) + amount
+            body_lines.append(
+                {
+                    "Amount": amount,
+                    "LinkedTxn": [{"TxnId": str(2000 + app["invoice_id"]), "TxnType": "Invoice"}],
+                }
+            )
+        payments.append(
+            {
+                "Id": qbo_id,
+                "SyncToken": "0",
+                "CustomerRef": {"value": str(500 + p["customer_id"])},
+                "TotalAmt": p["amount"] - short,
+                "UnappliedAmt": p["amount"] - sum(a["amount"] for a in apps),
+                "TxnDate": p["received_on"].isoformat(),
+                "PrivateNote": f"fieldbooks:payment:{p['id']}",
+                "Line": body_lines,
+                "MetaData": {
+                    "CreateTime": _at(p["received_on"]),
+                    "LastUpdatedTime": _at(p["received_on"]),
+                },
+                "domain": "QBO",
+            }
+        )
+
+    invoices = []
+    for inv in ops["invoices"]:
+        if inv["status"] in ("draft", "void"):
+            continue
+        qbo_id = str(2000 + inv["id"])
+        mirror.qbo_invoice_ids[inv["id"]] = qbo_id
+        balance = inv["total"] - paid_in_qbo.get(inv["id"], Decimal(0))
+        body = qbo_invoice(qbo_id, inv, lines_of[inv["id"]], str(500 + inv["customer_id"]), balance)
+        # QuickBooks has no tax code on an invoice without a taxable line
+        if not any(line["taxable"] for line in lines_of[inv["id"]]):
+            body["TxnTaxDetail"] = {"TotalTax": Decimal("0")}
+        body["MetaData"] = {
+            "CreateTime": _at(inv["issue_date"]),
+            "LastUpdatedTime": _at(inv["issue_date"]),
+        }
+        invoices.append(body)
+    return {
+        "Customer": customers,
+        "Invoice": invoices,
+        "Payment": payments,
+        "Item": [
+            {
+                "Id": str(n),
+                "SyncToken": "0",
+                "Name": name,
+                "FullyQualifiedName": name,
+                "Type": "Service",
+                "Active": True,
+                "IncomeAccountRef": {"value": "79"},
+                "MetaData": {"LastUpdatedTime": _at(date(2026, 9, 1))},
+            }
+            for n, name in enumerate(ITEMS, start=1)
+        ],
+        "Account": [],
+        "TaxCode": [
+            {
+                "Id": "1",
+                "SyncToken": "0",
+                "Name": "Local Sales Tax",
+                "Active": True,
+                "Taxable": True,
+                "TaxGroup": True,
+                "MetaData": {"LastUpdatedTime": _at(date(2026, 9, 1))},
+            }
+        ],
+    }
+
+
+@dataclass
+class ReconBuild:
+    """A warehouse built over the mirror, and the departures it was built with."""
+
+    build: Build
+    mirror: Mirror
+
+    def query(self, sql: str) -> list[dict]:
+        return self.build.query(sql)
+
+
+def build_reconciliation(kind: str, home: Path, warehouse_url: str) -> ReconBuild:
+    """Seed, depart, extract, mirror into raw_qbo, dbt build; ledger the customers; build again."""
+    settings = _settings(home, warehouse_url)
+    seed_demo(settings.ops_url)
+    mirror, ops = _prepare_ops(settings.ops_url)
+    extract_ops(settings)
+    objects = quickbooks_mirror(mirror, ops)
+    with connect(warehouse_url) as wh:
+        extracted_at = utcnow()
+        with wh.transaction():
+            ensure_state(wh)
+            for entity in QBO_ENTITIES:
+                spec = raw_qbo_spec(entity)
+                ensure_table(wh, spec)
+                merge_rows(
+                    wh, spec, [raw_row(REALM, obj, extracted_at) for obj in objects.get(entity, [])]
+                )
+    _run_transform(settings, home)
+
+    # what load_quickbooks records once the customers are pushed (QuickBooks SyncToken 1)
+    build = Build(kind, settings, None, {})  # type: ignore[arg-type]
+    hashes = {
+        r["ops_customer_id"]: r["payload_hash"]
+        for r in build.query("select ops_customer_id, payload_hash from sync.sync_qbo_customers")
+    }
+    now = utcnow()
+    ledger = [
+        (
+            REALM,
+            "customer",
+            str(c["id"]),
+            str(500 + c["id"]),
+            "1",
+            hashes[str(c["id"])],
+            "confirmed",
+            f"req-customer-{c['id']}",
+            f"fieldbooks:customer:{c['id']}",
+            "ops",
+            None,
+            now - timedelta(hours=1),
+            now,
+        )
+        for c in ops["customers"]
+    ]
+    with connect(warehouse_url) as wh:
+        wh.executemany(
+            """insert into fieldbooks.sync_ledger (realm_id, entity, ops_id, qbo_id, sync_token,
+               payload_hash, state, request_id, marker, origin, last_error, created_at, updated_at)
+               values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
+            ledger,
+        )
+    _run_transform(settings, home)
+    return ReconBuild(build, mirror)
+
+
+@pytest.fixture(scope="module")
+def duckdb_recon(tmp_path_factory: pytest.TempPathFactory) -> ReconBuild:
+    home = tmp_path_factory.mktemp("fb_recon_duckdb")
+    return build_reconciliation(
+        "duckdb", home, f"duckdb:///{(home / 'warehouse.duckdb').resolve()}"
+    )
+
+
+@pytest.fixture(scope="module")
+def postgres_recon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ReconBuild]:
+    if not _postgres_reachable():
+        message = f"PostgreSQL at {PG_HOST}:{PG_PORT} is missing (user {PG_USER}, trust auth)"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"{message}: required under CI=true")
+        pytest.skip(message)
+    import psycopg
+
+    dbname = f"fb_recon_{uuid.uuid4().hex[:12]}"
+    admin = dict(host=PG_HOST, port=PG_PORT, user=PG_USER, dbname="postgres", autocommit=True)
+    with psycopg.connect(**admin) as conn:
+        conn.execute(f'create database "{dbname}"')
+    try:
+        home = tmp_path_factory.mktemp("fb_recon_postgres")
+        yield build_reconciliation(
+            "postgres", home, f"postgresql://{PG_USER}@{PG_HOST}:{PG_PORT}/{dbname}"
+        )
+    finally:
+        with psycopg.connect(**admin) as conn:
+            conn.execute(f'drop database if exists "{dbname}" with (force)')
+
+
+@pytest.fixture(params=["duckdb", "postgres"])
+def recon(request: pytest.FixtureRequest) -> ReconBuild:
+    """Each warehouse in turn."""
+    return request.getfixturevalue(f"{request.param}_recon")
+
+
+def _by(rows: list[dict], key: str) -> dict[str, dict]:
+    return {str(r[key]): r for r in rows if r[key] is not None}
+
+
+# --------------------------------------------------------------------------- payments
+
+
+def test_payment_recorded_as_it_is_in_quickbooks_is_matched(recon: ReconBuild) -> None:
+    m = recon.mirror
+    rows = _by(recon.query("select * from reconciliation.payment_tieout"), "ops_payment_id")
+    p = m.matched_payment
+    row = rows[str(p["id"])]
+    assert row["status"] == "matched"
+    assert (row["qbo_payment_id"], row["link_method"]) == (m.qbo_payment_ids[p["id"]], "marker")
+    assert (row["ops_amount"], row["qbo_amount"], row["amount_difference"]) == (
+        p["amount"],
+        p["amount"],
+        Decimal("0.00"),
+    )
+    assert row["ops_applied_invoices"] == row["qbo_applied_invoices"]
+    assert row["ops_txn_date"] == row["qbo_txn_date"] == p["received_on"]
+
+
+def test_payment_never_recorded_in_quickbooks_is_missing_there(recon: ReconBuild) -> None:
+    p = recon.mirror.missing_payment
+    row = _by(recon.query("select * from reconciliation.payment_tieout"), "ops_payment_id")[
+        str(p["id"])
+    ]
+    assert (row["status"], row["qbo_payment_id"]) == ("missing_in_quickbooks", None)
+    assert row["amount_difference"] == p["amount"]
+
+
+def test_payment_recorded_short_in_quickbooks_is_an_amount_mismatch(recon: ReconBuild) -> None:
+    p = recon.mirror.short_payment
+    row = _by(recon.query("select * from reconciliation.payment_tieout"), "ops_payment_id")[
+        str(p["id"])
+    ]
+    assert row["status"] == "amount_mismatch"
+    assert (row["amount_difference"], row["applied_difference"]) == (SHORT_BY, SHORT_BY)
+
+
+def test_every_other_payment_ties_out(recon: ReconBuild) -> None:
+    rows = recon.query(
+        "select status, count(*) as n from reconciliation.payment_tieout group by status"
+    )
+    counts = {r["status"]: int(r["n"]) for r in rows}
+    assert counts == {"matched": 89, "missing_in_quickbooks": 1, "amount_mismatch": 1}
+
+
+# --------------------------------------------------------------------------- customers
+
+
+def test_customer_edited_in_quickbooks_is_found_field_by_field(recon: ReconBuild) -> None:
+    c = recon.mirror.edited_customer
+    fields = recon.query(
+        "select * from reconciliation.customer_field_tieout "
+        f"where ops_customer_id = '{c['id']}' order by field_name"
+    )
+    differing = [(f["field_name"], f["status"]) for f in fields if not f["is_match"]]
+    assert differing == [("email", "edited_in_quickbooks")]
+    email = next(f for f in fields if f["field_name"] == "email")
+    assert (email["ops_value"], email["qbo_value"]) == (
+        c["email"],
+        "changed.in.quickbooks@example.com",
+    )
+    assert {f["status"] for f in fields if f["is_match"]} == {"matched"}
+    assert len(fields) == 9
+    row = _by(recon.query("select * from reconciliation.customer_tieout"), "ops_customer_id")[
+        str(c["id"])
+    ]
+    assert (row["status"], row["mismatched_fields"], row["mismatched_field_count"]) == (
+        "edited_in_quickbooks",
+        "email",
+        1,
+    )
+
+
+def test_every_other_customer_ties_out_field_by_field(recon: ReconBuild) -> None:
+    rows = recon.query(
+        "select status, count(*) as n from reconciliation.customer_tieout group by status"
+    )
+    assert {r["status"]: int(r["n"]) for r in rows} == {"matched": 59, "edited_in_quickbooks": 1}
+
+
+# --------------------------------------------------------------------------- tax rounding
+
+
+def test_one_cent_of_quickbooks_rounding_is_labelled_not_hidden(recon: ReconBuild) -> None:
+    m = recon.mirror
+    inv = m.rounded_invoice
+    rows = _by(recon.query("select * from reconciliation.invoice_tieout"), "ops_invoice_id")
+    row = rows[str(inv["id"])]
+    assert row["status"] == "matched_rounding"
+    assert row["tax_difference"] == m.rounding_difference
+    assert abs(row["tax_difference"]) == CENT
+    assert row["total_difference"] == row["balance_difference"] == m.rounding_difference
+    others = {r["status"] for k, r in rows.items() if k != str(inv["id"])}
+    # the invoices of the missing and of the short payment keep a balance in QuickBooks
+    assert others == {"matched", "amount_mismatch"}
+    period = inv["issue_date"].replace(day=1)
+    tax = _by(
+        recon.query("select * from reconciliation.sales_tax_by_period where tax_code_id = '1'"),
+        "period_month",
+    )
+    month = tax[str(period)]
+    assert month["status"] == "matched_rounding"
+    assert month["tax_difference"] == month["rounding_difference"] == m.rounding_difference
+    assert month["rounding_invoice_count"] == 1
+    assert month["ops_taxable_amount"] == month["qbo_taxable_amount"]
+    assert {r["status"] for k, r in tax.items() if k != str(period)} <= {"matched"}
+
+
+# --------------------------------------------------------------------------- AR by day
+
+
+def test_ar_by_day_ties_out_until_a_payment_is_missing_and_then_differs_by_it(
+    recon: ReconBuild,
+) -> None:
+    m = recon.mirror
+    days = {r["as_of_date"]: r for r in recon.query("select * from reconciliation.ar_by_day")}
+    first, last = min(days), max(days)
+    assert len(days) == (last - first).days + 1  # every day, none skipped
+    for day, row in days.items():
+        assert row["difference"] == m.ar_difference_on(day), day
+        assert row["difference"] == row["ops_open_balance"] - row["qbo_open_balance"]
+        assert (row["status"] == "matched") == (row["difference"] == 0)
+    # a tied-out day: the day before the first departure
+    tied = min(when for when, _ in m.ar_departures) - timedelta(days=1)
+    assert days[tied]["status"] == "matched" and days[tied]["ops_open_balance"] > 0
+    # the day the missing payment was received: the gap grows by exactly its amount
+    missed = m.missing_payment["received_on"]
+    before = days[missed - timedelta(days=1)]["difference"]
+    assert days[missed]["status"] == "amount_mismatch"
+    assert days[missed]["difference"] - before == -m.missing_payment["amount"] + sum(
+        (amount for when, amount in m.ar_departures[1:] if when == missed), Decimal("0")
+    )
+
+
+# --------------------------------------------------------------------------- summary
+
+
+def test_summary_counts_every_tieout_and_says_it_does_not_tie_out(recon: ReconBuild) -> None:
+    (s,) = recon.query("select * from reconciliation.tieout_summary")
+    assert s["entity"] == "invoice"
+    # the invoices of the missing and of the short payment keep a balance in QuickBooks
+    assert (s["matched_rounding_count"], s["amount_mismatch_count"]) == (1, 2)
+    assert s["matched_count"] + 3 == s["record_count"]
+    assert (s["payment_record_count"], s["payment_matched_count"]) == (91, 89)
+    assert (s["payment_missing_in_quickbooks_count"], s["payment_amount_mismatch_count"]) == (1, 1)
+    assert (s["customer_matched_count"], s["customer_edited_in_quickbooks_count"]) == (59, 1)
+    m = recon.mirror
+    assert s["ar_difference"] == m.ar_difference_on(s["ar_last_date"])
+    assert s["sales_tax_matched_rounding_count"] == 1
+    assert s["is_tied_out"] is False
+
+
+def test_reconciliation_marts_agree_on_duckdb_and_postgresql(
+    duckdb_recon: ReconBuild, postgres_recon: ReconBuild
+) -> None:
+    for table, order in (
+        ("payment_tieout", "ops_payment_id, qbo_payment_id"),
+        ("customer_field_tieout", "ops_customer_id, field_name"),
+        ("ar_by_day", "as_of_date"),
+        ("sales_tax_by_period", "period_month, tax_code_id"),
+    ):
+        sql = f"select * from reconciliation.{table} order by {order}"
+        assert duckdb_recon.query(sql) == postgres_recon.query(sql), table
