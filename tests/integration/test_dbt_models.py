@@ -151,8 +151,10 @@ def _meta() -> dict:
     return {"CreateTime": "2026-09-01T10:00:00-07:00", "LastUpdatedTime": UPDATED}
 
 
-def qbo_customer(qbo_id: str, display: str, email: str | None = None) -> dict:
-    """A QuickBooks customer as the API returns it."""
+def qbo_customer(
+    qbo_id: str, display: str, email: str | None = None, address: dict | None = None
+) -> dict:
+    """A QuickBooks customer as the API returns it (billed at `address`, an ops customer's)."""
     body: dict[str, Any] = {
         "Id": qbo_id,
         "SyncToken": "0",
@@ -166,6 +168,12 @@ def qbo_customer(qbo_id: str, display: str, email: str | None = None) -> dict:
         "domain": "QBO",
         "sparse": False,
     }
+    if address is not None:
+        body["BillAddr"] = {
+            "Line1": address["bill_line1"],
+            "PostalCode": address["bill_postal_code"],
+            "CountrySubDivisionCode": "CA",
+        }
     if email is not None:
         body["PrimaryEmailAddr"] = {"Address": email}
     return body
@@ -255,10 +263,11 @@ def quickbooks_objects(
     emailed = ops_customers[s.email_customer]
     customers = [
         qbo_customer("1", "Front Desk Account", f"  {emailed['email'].upper()} "),
-        qbo_customer("2", "SEÁN  O’BRIEN"),
-        qbo_customer("3", "Seán O'Brien."),
+        # a name matches only with the same billing address
+        qbo_customer("2", "SEÁN  O’BRIEN", address=ops_customers[s.ambiguous_customer]),
+        qbo_customer("3", "Seán O'Brien.", address=ops_customers[s.ambiguous_customer]),
         qbo_customer("4", synced["display_name"], synced["email"]),
-        qbo_customer("5", "renée dubois", "billing@dubois.example"),
+        qbo_customer("5", "renée dubois", "billing@dubois.example", ops_customers[s.name_customer]),
     ]
     lines = s.lines
     invoices = [
@@ -417,7 +426,9 @@ def build_warehouse(kind: str, home: Path, warehouse_url: str) -> Build:
     with connect(warehouse_url) as wh:
         ops_customers = {
             int(r["id"]): r
-            for r in wh.fetchdicts("select id, display_name, email from raw_ops.customers")
+            for r in wh.fetchdicts(
+                "select id, display_name, email, bill_line1, bill_postal_code from raw_ops.customers"
+            )
         }
         extracted_at = utcnow()
         with wh.transaction():
@@ -627,9 +638,17 @@ def test_customers_are_linked_by_crosswalk_email_or_name_and_ambiguity_is_held(
         "1",
     )
     named = rows[str(s.name_customer)]
-    assert (named["action"], named["match_method"], named["qbo_id"]) == ("link", "name", "5")
+    assert (named["action"], named["match_method"], named["qbo_id"]) == (
+        "link",
+        "name_address",
+        "5",
+    )
     held = rows[str(s.ambiguous_customer)]
-    assert (held["resolution"], held["match_method"], held["qbo_id"]) == ("ambiguous", "name", None)
+    assert (held["resolution"], held["match_method"], held["qbo_id"]) == (
+        "ambiguous",
+        "name_address",
+        None,
+    )
     assert held["candidate_qbo_ids"] == "2,3"
     others = [
         r

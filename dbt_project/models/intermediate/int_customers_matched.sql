@@ -7,7 +7,7 @@
 -- 5. phone (its last ten digits)
 -- among live QuickBooks customers (not jobs) that no crosswalk or manual link claims.
 -- Exactly one candidate links; several are ambiguous (held for a person, candidates
--- named); none is to_create.
+-- named); none is to_create. The cascade is shared with vendors (macros/fb_match_candidates.sql).
 with
 
 ops_customers as (
@@ -47,12 +47,21 @@ customer_ledger as (
 
 ),
 
+parties as (
+
+    select
+        customer_id as party_id,
+        is_deleted
+    from ops_customers
+
+),
+
 -- deleted ops customers keep their claim: their QuickBooks customer is nobody else's
 ledger_links as (
 
     select
-        ops_customers.customer_id as ops_customer_id,
-        coalesce(customer_ledger.qbo_id, ops_customers.qbo_id) as qbo_customer_id,
+        ops_customers.customer_id as party_id,
+        coalesce(customer_ledger.qbo_id, ops_customers.qbo_id) as qbo_id,
         'crosswalk' as link_method
     from ops_customers
     left join customer_ledger
@@ -69,170 +78,63 @@ crosswalk as (
     union all
 
     select
-        manual_links.ops_customer_id,
-        manual_links.qbo_customer_id,
+        manual_links.ops_customer_id as party_id,
+        manual_links.qbo_customer_id as qbo_id,
         'manual' as link_method
     from manual_links
     left join ledger_links
-        on manual_links.ops_customer_id = ledger_links.ops_customer_id
-    where ledger_links.ops_customer_id is null
+        on manual_links.ops_customer_id = ledger_links.party_id
+    where ledger_links.party_id is null
 
 ),
 
-unclaimed_qbo_customers as (
+unclaimed as (
 
     select
-        qbo_customers.qbo_customer_id,
-        lower(trim(qbo_customers.email)) as match_email,
-        {{ fb_normalize_name('qbo_customers.display_name') }} as match_name,
-        {{ fb_normalize_name('qbo_customers.bill_line1') }}
-        || '|' || {{ fb_normalize_name('qbo_customers.bill_postal_code') }} as match_address,
-        right(regexp_replace(qbo_customers.phone, '[^0-9]', '', 'g'), 10) as match_phone
+        qbo_customers.qbo_customer_id as qbo_id,
+        {{ fb_party_match_keys(
+            'qbo_customers', 'email', 'display_name', 'bill_line1', 'bill_postal_code', 'phone'
+        ) }}
     from qbo_customers
     left join crosswalk
-        on qbo_customers.qbo_customer_id = crosswalk.qbo_customer_id
+        on qbo_customers.qbo_customer_id = crosswalk.qbo_id
     where
         not qbo_customers.is_deleted
         and qbo_customers.is_active
         and not coalesce(qbo_customers.is_job, false)
-        and crosswalk.qbo_customer_id is null
+        and crosswalk.qbo_id is null
 
 ),
 
-unlinked_ops_customers as (
+unlinked as (
 
     select
-        ops_customers.customer_id as ops_customer_id,
-        nullif(lower(trim(ops_customers.email)), '') as match_email,
-        nullif({{ fb_normalize_name('ops_customers.display_name') }}, '') as match_name,
-        -- null unless both the first line and the postal code are there
-        nullif({{ fb_normalize_name('ops_customers.bill_line1') }}, '')
-        || '|' || nullif({{ fb_normalize_name('ops_customers.bill_postal_code') }}, '')
-            as match_address,
-        case
-            when length(regexp_replace(ops_customers.phone, '[^0-9]', '', 'g')) >= 7
-                then right(regexp_replace(ops_customers.phone, '[^0-9]', '', 'g'), 10)
-        end as match_phone
+        ops_customers.customer_id as party_id,
+        {{ fb_party_match_keys(
+            'ops_customers', 'email', 'display_name', 'bill_line1', 'bill_postal_code', 'phone'
+        ) }}
     from ops_customers
     left join crosswalk
-        on ops_customers.customer_id = crosswalk.ops_customer_id
-    where not ops_customers.is_deleted and crosswalk.ops_customer_id is null
+        on ops_customers.customer_id = crosswalk.party_id
+    where not ops_customers.is_deleted and crosswalk.party_id is null
 
 ),
 
-email_candidates as (
+{{ fb_match_candidates('unlinked', 'unclaimed') }},
+
+{{ fb_resolve_matches('parties', 'crosswalk') }},
+
+renamed as (
 
     select
-        unlinked_ops_customers.ops_customer_id,
-        unclaimed_qbo_customers.qbo_customer_id,
-        'email' as match_method
-    from unlinked_ops_customers
-    inner join unclaimed_qbo_customers
-        on unlinked_ops_customers.match_email = unclaimed_qbo_customers.match_email
-
-),
-
--- each later rule is only tried for customers no earlier rule found a candidate for
-name_candidates as (
-
-    select
-        unlinked_ops_customers.ops_customer_id,
-        unclaimed_qbo_customers.qbo_customer_id,
-        'name_address' as match_method
-    from unlinked_ops_customers
-    inner join unclaimed_qbo_customers
-        on
-            unlinked_ops_customers.match_name = unclaimed_qbo_customers.match_name
-            and unlinked_ops_customers.match_address = unclaimed_qbo_customers.match_address
-    left join email_candidates
-        on unlinked_ops_customers.ops_customer_id = email_candidates.ops_customer_id
-    where email_candidates.ops_customer_id is null
-
-),
-
-phone_candidates as (
-
-    select
-        unlinked_ops_customers.ops_customer_id,
-        unclaimed_qbo_customers.qbo_customer_id,
-        'phone' as match_method
-    from unlinked_ops_customers
-    inner join unclaimed_qbo_customers
-        on unlinked_ops_customers.match_phone = unclaimed_qbo_customers.match_phone
-    left join email_candidates
-        on unlinked_ops_customers.ops_customer_id = email_candidates.ops_customer_id
-    left join name_candidates
-        on unlinked_ops_customers.ops_customer_id = name_candidates.ops_customer_id
-    where
-        email_candidates.ops_customer_id is null
-        and name_candidates.ops_customer_id is null
-
-),
-
-candidates as (
-
-    select * from email_candidates
-    union all
-    select * from name_candidates
-    union all
-    select * from phone_candidates
-
-),
-
-candidate_sets as (
-
-    select
-        ops_customer_id,
-        min(match_method) as match_method,
-        count(*) as candidate_count,
-        min(qbo_customer_id) as first_candidate,
-        {{ fb_list_agg('qbo_customer_id') }} as candidate_qbo_ids
-    from candidates
-    group by ops_customer_id
-
-),
-
--- one QuickBooks customer that is the only candidate of several ops customers links none of them
-contested as (
-
-    select first_candidate as qbo_customer_id
-    from candidate_sets
-    where candidate_count = 1
-    group by first_candidate
-    having count(*) > 1
-
-),
-
-matched as (
-
-    select
-        ops_customers.customer_id as ops_customer_id,
-        case
-            when crosswalk.qbo_customer_id is not null then 'linked'
-            when candidate_sets.candidate_count = 1 and contested.qbo_customer_id is null then 'linked'
-            when candidate_sets.candidate_count >= 1 then 'ambiguous'
-            else 'to_create'
-        end as resolution,
-        coalesce(crosswalk.link_method, candidate_sets.match_method) as match_method,
-        case
-            when crosswalk.qbo_customer_id is not null then crosswalk.qbo_customer_id
-            when candidate_sets.candidate_count = 1 and contested.qbo_customer_id is null
-                then candidate_sets.first_candidate
-        end as qbo_customer_id,
-        coalesce(crosswalk.qbo_customer_id, candidate_sets.candidate_qbo_ids) as candidate_qbo_ids,
-        case
-            when crosswalk.qbo_customer_id is not null then 1
-            else coalesce(candidate_sets.candidate_count, 0)
-        end as candidate_count
-    from ops_customers
-    left join crosswalk
-        on ops_customers.customer_id = crosswalk.ops_customer_id
-    left join candidate_sets
-        on ops_customers.customer_id = candidate_sets.ops_customer_id
-    left join contested
-        on candidate_sets.first_candidate = contested.qbo_customer_id
-    where not ops_customers.is_deleted
+        party_id as ops_customer_id,
+        resolution,
+        match_method,
+        qbo_id as qbo_customer_id,
+        candidate_qbo_ids,
+        candidate_count
+    from matched
 
 )
 
-select * from matched
+select * from renamed
