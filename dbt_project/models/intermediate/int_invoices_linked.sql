@@ -1,3 +1,6 @@
+-- a table, not ephemeral: read by six marts and the tax comparison (PostgreSQL misplans the inlined CTEs)
+{{ config(materialized='table') }}
+
 -- which QuickBooks invoice each live operations invoice is: the sync ledger's qbo_id,
 -- else the ops qbo_id column, else the one live QuickBooks invoice whose DocNumber is the
 -- invoice number (the marker a create leaves, found again after a crash).

@@ -1,3 +1,6 @@
+-- a table, not ephemeral: read by the invoice tie-out, sales tax and six tests (PostgreSQL misplans the inlined CTEs)
+{{ config(materialized='table') }}
+
 -- the sales tax of each operations invoice against its QuickBooks invoice, and whether a
 -- difference is QuickBooks' rounding: QuickBooks rounds tax once on the invoice's taxable
 -- subtotal (half up, to the cent); operations may have rounded each taxable line. A
