@@ -248,3 +248,26 @@ def test_a_declared_column_dropped_or_retyped_in_the_source_is_an_issue(settings
     assert results["invoices"].held
     kinds = {i[0] for i in _open_issues(settings, "raw_ops.invoices")}
     assert "source_type_changed" in kinds
+
+
+def test_postgres_source_into_duckdb_takes_empty_tables_and_empty_changes(
+    tmp_path, make_pg_database
+):
+    # The COPY path from PostgreSQL into DuckDB parses CSV with Arrow, which refuses an
+    # empty stream: an empty table, or a rerun with nothing changed, must still extract.
+    s = load_settings(
+        {
+            "FIELDBOOKS_HOME": str(tmp_path),
+            "FIELDBOOKS_OPS_URL": make_pg_database("fb_ops"),
+            "FIELDBOOKS_WAREHOUSE_URL": f"duckdb:///{tmp_path / 'warehouse.duckdb'}",
+        }
+    )
+    seed_demo(s.ops_url)
+    _ops_execute(s, "delete from refunds")
+    first = {t.table: t.rows for t in extract_ops(s)}
+    assert first["refunds"] == 0
+    assert first["customers"] > 0
+    again = {t.table: t.rows for t in extract_ops(s)}
+    assert again["refunds"] == 0
+    for table in schema.SYNCED_TABLES:
+        assert _raw_rows(s, table) == _source_rows(s, table), table.name

@@ -10,6 +10,7 @@ block, whatever the table's size.
 from __future__ import annotations
 
 import io
+import itertools
 import logging
 import threading
 from collections.abc import Iterator
@@ -133,8 +134,13 @@ def copy_to_duckdb(
     newest = None
     stage = f"_stage_{spec.schema}_{spec.name}"
     with src.cursor() as cur, cur.copy(f"copy ({select_sql}) to stdout (format csv)") as out:
+        chunks = iter(out)
+        first = next((chunk for chunk in chunks if len(chunk)), None)
+        if first is None:
+            # nothing selected (an empty table, or nothing changed): Arrow refuses an empty CSV
+            return rows, newest
         reader = csv.open_csv(
-            io.BufferedReader(_CopyReader(iter(out)), BLOCK_BYTES),
+            io.BufferedReader(_CopyReader(itertools.chain([first], chunks)), BLOCK_BYTES),
             read_options=csv.ReadOptions(column_names=names, block_size=BLOCK_BYTES),
             # PostgreSQL's CSV: NULL is an empty field, an empty string is ""
             parse_options=csv.ParseOptions(newlines_in_values=True),
