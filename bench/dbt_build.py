@@ -35,32 +35,27 @@ status, and the slowest nodes from `$FIELDBOOKS_HOME/dbt/target/run_results.json
 
 from __future__ import annotations
 
-import argparse
 import csv
 import json
 import os
-import platform
 import random
-import resource
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections import Counter
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
+import _harness as harness
+from _harness import PG_URL, ROOT
+
 sys.path.insert(0, str(ROOT / "include"))
 
-PG_ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
-PG_URL = "postgresql://postgres@127.0.0.1:5432/{name}"
 REALM = "9130350000000001"  # the demo company's realm: the project's default realm_id
-QUIET_ENV = {"DO_NOT_TRACK": "1", "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+QUIET_ENV = {**harness.QUIET_ENV, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
 SYNCED_SHARE = 0.9
 SLOWEST = 10
 RUN_CAP_SECONDS = 900
@@ -69,11 +64,6 @@ JOB_ID_BASE = 1_000_000
 VENDOR_ID_BASE = 2_000_000
 EXTRA_INVOICE_ID_BASE = 3_000_000
 QBO_STAMP = "2026-09-30T12:00:00-07:00"
-
-
-def _peak_mb() -> int:
-    """This process's peak RSS, in MB."""
-    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 
 
 # ---- the child: one dbt build -------------------------------------------------------
@@ -145,14 +135,6 @@ def run_build(home: str, ops_url: str, warehouse_url: str) -> dict:
 
 
 # ---- the parent: the operations DB, the QuickBooks side, the warehouses --------------
-
-
-def _admin(sql: str) -> None:
-    """One statement on the postgres database, autocommit."""
-    import psycopg
-
-    with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-        admin.execute(sql)
 
 
 def _admin_on(dbname: str, sql: str) -> None:
@@ -686,121 +668,66 @@ def prepare(dest: str, ref: str, home: Path, ops_url: str, objects: dict, ledger
 
 def _child(home: Path, ops_url: str, ref: str) -> dict:
     """One dbt build in its own process; its JSON line."""
-    command = [sys.executable, __file__, "run", "--home", str(home), "--ops-url", ops_url]
-    command += ["--warehouse-url", ref]
-    started = time.perf_counter()
+    args = ["--home", str(home), "--ops-url", ops_url, "--warehouse-url", ref]
+    done, seconds = harness.run_child(__file__, args, QUIET_ENV, RUN_CAP_SECONDS)
+    if done is None:
+        return {"capped": True, "process_seconds": round(seconds, 1)}
     try:
-        done = subprocess.run(
-            command,
-            env={**os.environ, **QUIET_ENV},
-            capture_output=True,
-            text=True,
-            timeout=RUN_CAP_SECONDS,
-        )
-    except subprocess.TimeoutExpired:
-        return {"capped": True, "process_seconds": round(time.perf_counter() - started, 1)}
-    process_seconds = round(time.perf_counter() - started, 2)
-    try:
-        record = json.loads(done.stdout.strip().splitlines()[-1])
+        record = harness.last_record(done.stdout)
     except (IndexError, json.JSONDecodeError):
         return {"crashed": done.returncode, "stderr": done.stderr.strip().splitlines()[-8:]}
-    return {**record, "process_seconds": process_seconds}
-
-
-def _versions() -> dict:
-    from importlib.metadata import version
-
-    return {p: version(p) for p in ("dbt-core", "dbt-duckdb", "dbt-postgres", "duckdb")}
-
-
-def machine() -> dict:
-    """What the figures were measured on."""
-    import psycopg
-
-    cpu = next(
-        (
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")
-        ),
-        platform.processor(),
-    )
-    memory_kb = int(
-        next(
-            line.split()[1]
-            for line in Path("/proc/meminfo").read_text().splitlines()
-            if line.startswith("MemTotal")
-        )
-    )
-    with psycopg.connect(PG_ADMIN) as conn:
-        postgres = conn.execute("show server_version").fetchone()[0]
-    return {
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "memory_gb": round(memory_kb / 2**20, 1),
-        "load_average": [round(x, 2) for x in os.getloadavg()],
-        "python": platform.python_version(),
-        "postgres": postgres,
-        **_versions(),
-        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-    }
+    return {**record, "process_seconds": round(seconds, 2)}
 
 
 def run_all(scale: str, runs: int, dests: list[str], analyze: bool) -> None:
     """Seed once, synthesise QuickBooks once, then per destination: prepare, build `runs` times."""
-    print(json.dumps({"machine": machine()}), flush=True)
+    packages = ("dbt-core", "dbt-duckdb", "dbt-postgres", "duckdb")
+    harness.emit({"machine": harness.machine(load_average=True, packages=packages)})
     workdir = Path(tempfile.mkdtemp(prefix="fb_bench_dbt_"))
     try:
         ops_path = workdir / "ops.sqlite"
-        print(json.dumps(seed_ops(ops_path, scale)), flush=True)
+        harness.emit(seed_ops(ops_path, scale))
         ops_url = f"sqlite:///{ops_path}"
         started = time.perf_counter()
         objects, ledger, summary = quickbooks_side(ops_url)
         summary["seconds"] = round(time.perf_counter() - started, 1)
-        print(json.dumps(summary), flush=True)
+        harness.emit(summary)
         for dest in dests:
             home = workdir / f"home_{dest}"
             pg_name = None
             if dest == "duckdb":
                 ref = f"duckdb:///{home / 'warehouse.duckdb'}"
             else:
-                pg_name = f"fb_bench_dbt_{uuid.uuid4().hex[:8]}"
-                _admin(f'create database "{pg_name}"')
+                pg_name = harness.create_database("fb_bench_dbt_")
                 ref = PG_URL.format(name=pg_name)
             try:
-                print(json.dumps(prepare(dest, ref, home, ops_url, objects, ledger)), flush=True)
+                harness.emit(prepare(dest, ref, home, ops_url, objects, ledger))
                 if pg_name and analyze:
                     # what autovacuum would do some time after a load (off on some servers)
                     started = time.perf_counter()
                     _admin_on(pg_name, "analyze")
                     seconds = round(time.perf_counter() - started, 1)
-                    print(
-                        json.dumps({"step": "analyze", "dest": dest, "seconds": seconds}),
-                        flush=True,
-                    )
+                    harness.emit({"step": "analyze", "dest": dest, "seconds": seconds})
                 for n in range(1, runs + 1):
                     record = _child(home, ops_url, ref)
                     label = {"scale": scale, "dest": dest, "run": n}
                     if pg_name:
                         label["analyzed"] = analyze
                     label["kind"] = "cold" if n == 1 else "warm"
-                    print(json.dumps({**label, **record}), flush=True)
+                    harness.emit({**label, **record})
             finally:
                 if pg_name:
-                    _admin(f'drop database if exists "{pg_name}" with (force)')
+                    harness.drop_database(pg_name)
     finally:
         shutil.rmtree(workdir)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run one dbt build (a child), or the whole benchmark."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command", required=True)
-    one = sub.add_parser("run")
+    parser, one, every = harness.commands(__doc__)
     one.add_argument("--home", required=True)
     one.add_argument("--ops-url", required=True)
     one.add_argument("--warehouse-url", required=True)
-    every = sub.add_parser("all")
     every.add_argument("--scale", choices=["small", "medium", "large"], default="medium")
     every.add_argument("--runs", type=int, default=3)
     every.add_argument("--dest", nargs="+", choices=["duckdb", "postgres"])
@@ -812,8 +739,8 @@ def main(argv: list[str] | None = None) -> int:
         run_all(args.scale, args.runs, args.dest or ["duckdb", "postgres"], args.analyze)
         return 0
     result = run_build(args.home, args.ops_url, args.warehouse_url)
-    result["peak_rss_mb"] = _peak_mb()
-    print(json.dumps(result), flush=True)
+    result["peak_rss_mb"] = harness.peak_rss_mb()
+    harness.emit(result)
     return 0
 
 

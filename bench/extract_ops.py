@@ -27,13 +27,8 @@ has a time cap; a tool that hits it is reported as capped, with the rows it had 
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
-import platform
-import resource
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -41,22 +36,15 @@ import uuid
 from datetime import timedelta
 from pathlib import Path
 
-PG_ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
-PG_URL = "postgresql://postgres@127.0.0.1:5432/{name}"
-ROOT = Path(__file__).resolve().parent.parent
+import _harness as harness
+from _harness import PG_URL, ROOT
+
 DLT_PYTHON = ROOT / ".venv-bench" / "bin" / "python"
 CHANGED_SHARE = 0.001
 CAP_SECONDS = 420
 CHUNK_ROWS = 10_000
 # what nothing in a child may do: phone home
-QUIET_ENV = {"RUNTIME__DLTHUB_TELEMETRY": "false", "DO_NOT_TRACK": "1"}
-
-
-def _peak_mb() -> int:
-    """This process's peak RSS (and its children's, for dlt's workers), in MB."""
-    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return round(max(own, children) / 1024)
+QUIET_ENV = {"RUNTIME__DLTHUB_TELEMETRY": "false", **harness.QUIET_ENV}
 
 
 def _tables() -> list[str]:
@@ -189,31 +177,11 @@ def run_dlt(ops_db: str, dest: str, dest_ref: str, tables: list[str], backend: s
 # ---- the parent: databases, the change set, the matrix ------------------------------
 
 
-def _admin(sql: str) -> None:
-    """One statement on the postgres database, autocommit."""
-    import psycopg
-
-    with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-        admin.execute(sql)
-
-
-def _new_pg() -> str:
-    """A new, empty PostgreSQL database's name."""
-    name = f"fb_bench_{uuid.uuid4().hex[:8]}"
-    _admin(f'create database "{name}"')
-    return name
-
-
-def _drop_pg(name: str) -> None:
-    """Drop one of this benchmark's databases."""
-    _admin(f'drop database if exists "{name}" with (force)')
-
-
 def seed_ops(scale: str) -> tuple[str, dict]:
     """A new ops database seeded at the scale; its name and row counts."""
     from fieldbooks.ops.seed import plan_for, seed_plan
 
-    name = _new_pg()
+    name = harness.create_database("fb_bench_")
     started = time.perf_counter()
     counts = seed_plan(PG_URL.format(name=name), plan_for(scale)).rows
     return name, {
@@ -251,25 +219,20 @@ def change_rows(ops_db: str, tables: list[str]) -> dict:
 
 def _child(args: list[str], python: Path, cap: float) -> dict:
     """Run one measurement in a child process; its JSON line, or a capped record."""
-    command = [str(python), __file__, "run", *args]
-    env = {**os.environ, **QUIET_ENV, "FB_BENCH_TABLES": ",".join(_tables())}
-    started = time.perf_counter()
-    try:
-        done = subprocess.run(
-            command, env=env, capture_output=True, text=True, timeout=cap + 60, check=True
-        )
-    except subprocess.TimeoutExpired:
-        return {"rows": None, "seconds": round(time.perf_counter() - started), "capped": True}
-    except subprocess.CalledProcessError as error:
-        return {"error": error.stderr.strip().splitlines()[-5:], "capped": False}
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    env = {**QUIET_ENV, "FB_BENCH_TABLES": ",".join(_tables())}
+    done, seconds = harness.run_child(__file__, args, env, cap + 60, python)
+    if done is None:
+        return {"rows": None, "seconds": round(seconds), "capped": True}
+    if done.returncode:
+        return {"error": done.stderr.strip().splitlines()[-5:], "capped": False}
+    return harness.last_record(done.stdout)
 
 
 def _new_dest(dest: str, workdir: str) -> str:
     """A fresh destination: a DuckDB file path, or a new PostgreSQL database's name."""
     if dest == "duckdb":
         return str(Path(workdir, f"{uuid.uuid4().hex[:8]}.duckdb"))
-    return _new_pg()
+    return harness.create_database("fb_bench_")
 
 
 def _drop_dest(dest: str, ref: str) -> None:
@@ -278,7 +241,7 @@ def _drop_dest(dest: str, ref: str) -> None:
         for path in Path(ref).parent.glob(Path(ref).name + "*"):
             path.unlink()
     else:
-        _drop_pg(ref)
+        harness.drop_database(ref)
 
 
 def _emit(record: dict) -> None:
@@ -288,7 +251,7 @@ def _emit(record: dict) -> None:
             record[key] = round(record[key], 2)
     if record.get("rows") and record.get("seconds"):
         record["rows_per_second"] = round(record["rows"] / record["seconds"])
-    print(json.dumps(record), flush=True)
+    harness.emit(record)
 
 
 def measure(ops_db: str, scale: str, dest: str, tool: str, cap: float, workdir: str) -> None:
@@ -313,40 +276,9 @@ def measure(ops_db: str, scale: str, dest: str, tool: str, cap: float, workdir: 
         _drop_dest(dest, ref)
 
 
-def machine() -> dict:
-    """What the figures were measured on."""
-    import psycopg
-
-    cpu = next(
-        (
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")
-        ),
-        platform.processor(),
-    )
-    memory_kb = int(
-        next(
-            line.split()[1]
-            for line in Path("/proc/meminfo").read_text().splitlines()
-            if line.startswith("MemTotal")
-        )
-    )
-    with psycopg.connect(PG_ADMIN) as conn:
-        postgres = conn.execute("show server_version").fetchone()[0]
-    return {
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "memory_gb": round(memory_kb / 2**20, 1),
-        "python": platform.python_version(),
-        "postgres": postgres,
-        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-    }
-
-
 def run_all(scale: str, cap: float, with_medium: bool) -> None:
     """The whole matrix: seed once per scale, every tool into every destination."""
-    print(json.dumps({"machine": machine()}), flush=True)
+    harness.emit({"machine": harness.machine()})
     plans = [(scale, ["fieldbooks", "dlt_pyarrow", "pandas"])]
     if with_medium:
         plans.append(("medium", ["fieldbooks", "dlt_pyarrow", "dlt_sqlalchemy"]))
@@ -354,29 +286,26 @@ def run_all(scale: str, cap: float, with_medium: bool) -> None:
     try:
         for plan_scale, tools in plans:
             ops_db, seeded = seed_ops(plan_scale)
-            print(json.dumps(seeded), flush=True)
+            harness.emit(seeded)
             try:
                 for dest in ("duckdb", "postgres"):
                     for tool in tools:
                         measure(ops_db, plan_scale, dest, tool, cap, workdir)
             finally:
-                _drop_pg(ops_db)
+                harness.drop_database(ops_db)
     finally:
         shutil.rmtree(workdir)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run one measurement (a child), or the whole matrix."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command", required=True)
-    one = sub.add_parser("run")
+    parser, one, every = harness.commands(__doc__)
     one.add_argument("--tool", choices=["fieldbooks", "dlt", "pandas"], required=True)
     one.add_argument("--ops-db", required=True)
     one.add_argument("--dest", choices=["duckdb", "postgres"], required=True)
     one.add_argument("--dest-ref", required=True)
     one.add_argument("--backend", default="pyarrow")
     one.add_argument("--cap", type=float, default=CAP_SECONDS)
-    every = sub.add_parser("all")
     every.add_argument("--scale", choices=["small", "medium", "large"], default="large")
     every.add_argument("--cap", type=float, default=CAP_SECONDS)
     every.add_argument("--no-medium", action="store_true")
@@ -393,8 +322,8 @@ def main(argv: list[str] | None = None) -> int:
         result = run_pandas(args.ops_db, args.dest, args.dest_ref, _tables(), args.cap)
     else:
         result = run_fieldbooks(args.ops_db, args.dest, args.dest_ref)
-    result["peak_rss_mb"] = _peak_mb()
-    print(json.dumps(result), flush=True)
+    result["peak_rss_mb"] = harness.peak_rss_mb(children=True)  # dlt's workers are its children
+    harness.emit(result)
     return 0
 
 
