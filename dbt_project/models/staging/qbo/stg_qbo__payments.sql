@@ -34,8 +34,13 @@ renamed as (
         last_updated_time as last_updated_at,
         _extracted_at as extracted_at,
 
-        -- deletion
-        coalesce(deleted, false) as is_deleted
+        -- deletion; a void keeps the record with its amounts at zero and the note 'Voided'
+        coalesce(deleted, false) as is_deleted,
+        coalesce(
+            {{ fb_json_text('payload', 'PrivateNote') }} = 'Voided'
+            and {{ fb_json_number('payload', 'TotalAmt') }} = 0,
+            false
+        ) as is_voided
 
     from source
 
