@@ -19,6 +19,8 @@ DEMO_REFRESH_TOKEN = "demo-refresh-token"
 DEMO_CLIENT_ID = "fieldbooks-demo"
 DEMO_CLIENT_SECRET = "fieldbooks-demo-secret"
 DEFAULT_SANDBOX_PORT = 8765
+CONFLICT_POLICIES = ("ops_wins", "quickbooks_wins", "newest_wins", "flag")
+CONFLICT_ENTITIES = ("customer", "invoice")
 
 
 def project_root() -> Path:
@@ -54,6 +56,9 @@ class Settings:
     # per-table extraction rules (TOML), see fieldbooks.ops.sources
     ops_tables_file: Path | None = None
     dbt_project_dir: Path = field(default_factory=lambda: project_root() / "dbt_project")
+    # per entity, what decides a record changed in both systems (dbt var conflict_policies);
+    # empty keeps dbt_project.yml's defaults
+    conflict_policies: dict[str, str] = field(default_factory=dict)
 
     @property
     def token_store(self) -> Path:
@@ -79,6 +84,23 @@ def _limits(env: dict[str, str]) -> Limits:
             env.get("FIELDBOOKS_QBO_THROTTLED_WAIT_SECONDS", default.throttled_wait_seconds)
         ),
     )
+
+
+def parse_conflict_policies(value: str, where: str) -> dict[str, str]:
+    """`customer=flag,invoice=ops_wins` as a dict, each entity and policy checked."""
+    policies: dict[str, str] = {}
+    for part in filter(None, (p.strip() for p in value.split(","))):
+        entity, _, policy = (x.strip() for x in part.partition("="))
+        if entity not in CONFLICT_ENTITIES:
+            raise ValueError(
+                f"{where}: no conflict policy for {entity!r}; entities: {', '.join(CONFLICT_ENTITIES)}"
+            )
+        if policy not in CONFLICT_POLICIES:
+            raise ValueError(
+                f"{where}: {entity}={policy!r} is no policy; use one of {', '.join(CONFLICT_POLICIES)}"
+            )
+        policies[entity] = policy
+    return policies
 
 
 def load_settings(env: dict[str, str] | None = None) -> Settings:
@@ -111,4 +133,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         ops_tables_file=Path(env["FIELDBOOKS_OPS_TABLES"])
         if env.get("FIELDBOOKS_OPS_TABLES")
         else None,
+        conflict_policies=parse_conflict_policies(
+            env.get("FIELDBOOKS_CONFLICT_POLICIES", ""), "FIELDBOOKS_CONFLICT_POLICIES"
+        ),
     )

@@ -6,6 +6,7 @@ from FIELDBOOKS_WAREHOUSE_URL so the same project builds on DuckDB and PostgreSQ
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -29,6 +30,16 @@ class DbtResult:
     command: str
     succeeded: int
     failed: list[str]
+
+
+def dbt_vars(settings: Settings) -> dict[str, object]:
+    """The --vars of every dbt command: the company, and any conflict policy overrides
+    (dbt_project.yml keeps the defaults; a var given on the command line replaces a whole
+    dict, so overrides travel apart)."""
+    found: dict[str, object] = {"realm_id": settings.qbo.realm_id}
+    if settings.conflict_policies:
+        found["conflict_policy_overrides"] = dict(settings.conflict_policies)
+    return found
 
 
 def dbt_env(settings: Settings) -> dict[str, str]:
@@ -66,7 +77,7 @@ def run_dbt(settings: Settings, args: Sequence[str]) -> DbtResult:
         "--target",
         target,
         "--vars",
-        f"{{realm_id: '{settings.qbo.realm_id}'}}",
+        json.dumps(dbt_vars(settings)),
         # artifacts and logs per deployment home: two runs (two workers, two test
         # sessions) never write each other's manifest or partial-parse state
         "--target-path",

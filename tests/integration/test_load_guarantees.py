@@ -8,7 +8,7 @@ from collections import Counter
 from datetime import date
 
 import pytest
-from sqlalchemy import create_engine, insert, select
+from sqlalchemy import create_engine, func, insert, select, update
 
 from fieldbooks import pipeline
 from fieldbooks.config import load_settings
@@ -223,3 +223,208 @@ def test_a_refused_write_becomes_an_issue_and_the_run_goes_on(settings, sandbox)
     # The other customers synced; the held one's invoices wait for it with their own issue.
     assert len([c for c in _objects(sandbox, "Customer") if c.get("Active", True)]) == 11
     assert ("invoice", "customer_unresolved") in kinds
+
+
+def _void_in_ops(settings) -> tuple[str, str, str]:
+    """In operations: delete a paid invoice's payment and void the invoice, and delete
+    another payment that is already deposited. Returns (invoice number, payment id,
+    deposited payment id)."""
+    engine = create_engine(settings.ops_url)
+    inv, pay, apps = schema.invoices, schema.payments, schema.payment_applications
+    now = utcnow()
+    with engine.begin() as conn:
+        # a payment that pays one invoice alone, and that invoice is paid by it alone
+        single_payment = select(apps.c.payment_id).group_by(apps.c.payment_id)
+        single_invoice = select(apps.c.invoice_id).group_by(apps.c.invoice_id)
+        paid = conn.execute(
+            select(apps.c.invoice_id, apps.c.payment_id, pay.c.deposited)
+            .join(pay, pay.c.id == apps.c.payment_id)
+            .where(
+                apps.c.payment_id.in_(single_payment.having(func.count() == 1)),
+                apps.c.invoice_id.in_(single_invoice.having(func.count() == 1)),
+                pay.c.source == "ops",
+            )
+            .order_by(apps.c.payment_id)
+        ).all()
+        invoice_id, payment_id, _ = next(p for p in paid if not p.deposited)
+        deposited_id = next(p.payment_id for p in paid if p.payment_id != payment_id)
+        for pid in (payment_id, deposited_id):
+            conn.execute(
+                update(apps).where(apps.c.payment_id == pid).values(deleted_at=now, updated_at=now)
+            )
+            conn.execute(update(pay).where(pay.c.id == pid).values(deleted_at=now, updated_at=now))
+        conn.execute(
+            update(pay).where(pay.c.id == deposited_id).values(deposited=True, updated_at=now)
+        )
+        conn.execute(
+            update(inv)
+            .where(inv.c.id == invoice_id)
+            .values(status="void", balance=0, updated_at=now)
+        )
+        number = conn.execute(select(inv.c.invoice_number).where(inv.c.id == invoice_id)).scalar()
+    engine.dispose()
+    return number, str(payment_id), str(deposited_id)
+
+
+def test_voids_in_operations_void_in_quickbooks_once_and_a_deposited_payment_is_kept(
+    settings, sandbox
+):
+    pipeline.sync(settings, "run-v1")
+    number, payment_id, deposited_id = _void_in_ops(settings)
+    with connect(settings.warehouse_url) as wh:
+        payment_qbo = dict(
+            wh.fetchall(
+                "select ops_id, qbo_id from fieldbooks.sync_ledger where entity = 'payment'"
+            )
+        )
+
+    summary = pipeline.sync(settings, "run-v2")
+
+    invoice = next(i for i in _objects(sandbox, "Invoice") if i["DocNumber"] == number)
+    payments = {p["Id"]: p for p in _objects(sandbox, "Payment")}
+    assert (invoice["TotalAmt"], invoice["Balance"], invoice["PrivateNote"]) == (0, 0, "Voided")
+    voided = payments[payment_qbo[payment_id]]
+    kept = payments[payment_qbo[deposited_id]]
+    assert (voided["TotalAmt"], voided["PrivateNote"]) == (0, "Voided")
+    assert kept["TotalAmt"] > 0
+    with connect(settings.warehouse_url) as wh:
+        issues = wh.fetchdicts(
+            "select entity, ops_id, kind, reason from fieldbooks.sync_issues where status = 'open'"
+        )
+        events = wh.fetchall(
+            "select entity, ops_id, outcome from fieldbooks.sync_events where operation = 'void'"
+        )
+    assert [(i["entity"], i["ops_id"], i["kind"]) for i in issues] == [
+        ("payment", deposited_id, "deposited_payment_edit")
+    ]
+    assert "deposited" in issues[0]["reason"]
+    assert sorted(events) == sorted(
+        [("invoice", str(invoice_id_of(settings, number)), "ok"), ("payment", payment_id, "ok")]
+    )
+    assert summary["written_to_quickbooks"]
+
+    # A rerun voids nothing again: the ledger holds each void's hash.
+    pipeline.sync(settings, "run-v3")
+    with connect(settings.warehouse_url) as wh:
+        again = wh.fetchall("select count(*) from fieldbooks.sync_events where operation = 'void'")[
+            0
+        ][0]
+    assert again == 2
+
+
+def invoice_id_of(settings, number: str) -> int:
+    engine = create_engine(settings.ops_url)
+    with engine.connect() as conn:
+        found = conn.execute(
+            select(schema.invoices.c.id).where(schema.invoices.c.invoice_number == number)
+        ).scalar()
+    engine.dispose()
+    return found
+
+
+def _edit_in_quickbooks(settings, qbo_id: str, **fields) -> None:
+    from fieldbooks.money import dumps_exact
+    from fieldbooks.qbo.client import open_client
+
+    client = open_client(settings.qbo, settings.token_store)
+    current = client.get_single_object("Customer", qbo_id)["Customer"]
+    client.update_object(
+        "Customer",
+        dumps_exact({"Id": qbo_id, "SyncToken": current["SyncToken"], "sparse": True, **fields}),
+    )
+
+
+def _edit_in_ops(settings, customer_id: str, **values) -> None:
+    engine = create_engine(settings.ops_url)
+    with engine.begin() as conn:
+        conn.execute(
+            update(schema.customers)
+            .where(schema.customers.c.id == int(customer_id))
+            .values(updated_at=utcnow(), **values)
+        )
+    engine.dispose()
+
+
+def test_customer_edits_in_quickbooks_go_to_operations_and_conflicts_follow_the_policy(
+    settings, sandbox
+):
+    from dataclasses import replace
+
+    pipeline.sync(settings, "run-c1")
+    with connect(settings.warehouse_url) as wh:
+        linked = dict(
+            wh.fetchall(
+                "select ops_id, qbo_id from fieldbooks.sync_ledger where entity = 'customer' "
+                "order by cast(ops_id as integer)"
+            )
+        )
+    only_qbo, both, notes_only = list(linked)[:3]
+
+    # Edited in QuickBooks only: the edit is for operations, nothing goes back.
+    _edit_in_quickbooks(
+        settings, linked[only_qbo], PrimaryEmailAddr={"Address": "new@books.example"}
+    )
+    # Notes are not kept by operations: the ledger only takes the new version.
+    _edit_in_quickbooks(settings, linked[notes_only], Notes="called about the gate code")
+    # Edited on both sides, operations last: newest_wins sends operations' version.
+    _edit_in_quickbooks(settings, linked[both], PrimaryPhone={"FreeFormNumber": "(555) 010-9999"})
+    _edit_in_ops(settings, both, email="ops-later@example.com")
+
+    pipeline.sync(settings, "run-c2")
+    with connect(settings.warehouse_url) as wh:
+        to_ops = {
+            r["ops_customer_id"]: r for r in wh.fetchdicts("select * from sync.sync_ops_customers")
+        }
+        conflicts = wh.fetchdicts("select * from sync.sync_conflicts")
+        sent = wh.fetchdicts(
+            "select ops_id, detail from fieldbooks.sync_events "
+            "where run_id = 'run-c2' and entity = 'customer' and outcome = 'ok'"
+        )
+    assert to_ops[only_qbo]["action"] == "update"
+    assert to_ops[only_qbo]["changed_fields"] == "email"
+    assert to_ops[only_qbo]["email"] == "new@books.example"
+    assert to_ops[notes_only]["action"] == "record"
+    assert both not in to_ops
+    assert [(c["ops_id"], c["policy"], c["outcome"]) for c in conflicts] == [
+        (both, "newest_wins", "send_to_quickbooks")
+    ]
+    assert [e["ops_id"] for e in sent] == [both]
+    assert "newest_wins" in sent[0]["detail"]
+    qbo_both = next(c for c in _objects(sandbox, "Customer") if c["Id"] == linked[both])
+    assert qbo_both["PrimaryEmailAddr"]["Address"] == "ops-later@example.com"
+
+    # Under flag, a customer changed on both sides waits for a person, in neither set.
+    flagged = replace(settings, conflict_policies={"customer": "flag"})
+    _edit_in_quickbooks(settings, linked[both], CompanyName="Books Side LLC")
+    _edit_in_ops(settings, both, company_name="Ops Side LLC")
+    pipeline.sync(flagged, "run-c3")
+    with connect(settings.warehouse_url) as wh:
+        issues = wh.fetchdicts(
+            "select ops_id, kind, reason from fieldbooks.sync_issues "
+            "where status = 'open' and kind = 'edited_in_quickbooks'"
+        )
+        outbound = wh.fetchall(
+            "select ops_customer_id from sync.sync_qbo_customers where ops_customer_id = %s",
+            (both,),
+        )
+        inbound = wh.fetchall(
+            "select ops_customer_id from sync.sync_ops_customers where ops_customer_id = %s",
+            (both,),
+        )
+    assert [(i["ops_id"], i["kind"]) for i in issues] == [(both, "edited_in_quickbooks")]
+    assert "company_name" in issues[0]["reason"] and "flag" in issues[0]["reason"]
+    assert outbound == [] and inbound == []
+    qbo_both = next(c for c in _objects(sandbox, "Customer") if c["Id"] == linked[both])
+    assert qbo_both["CompanyName"] == "Books Side LLC"
+
+    # Under quickbooks_wins the same customer's QuickBooks version is for operations.
+    pipeline.step_transform(replace(settings, conflict_policies={"customer": "quickbooks_wins"}))
+    with connect(settings.warehouse_url) as wh:
+        inbound = wh.fetchdicts(
+            "select * from sync.sync_ops_customers where ops_customer_id = %s", (both,)
+        )
+        conflicts = wh.fetchdicts("select * from sync.sync_conflicts")
+    assert [(r["reason"], r["company_name"]) for r in inbound] == [("conflict", "Books Side LLC")]
+    assert [(c["policy"], c["outcome"]) for c in conflicts] == [
+        ("quickbooks_wins", "apply_to_operations")
+    ]

@@ -67,12 +67,14 @@ class Write:
 
     entity: str  # customer, invoice, payment
     ops_id: str
-    operation: str  # create, update
+    operation: str  # create, update, void (link: found, nothing sent)
     body: dict[str, Any]
     payload_hash: str
     marker: str
     qbo_id: str | None = None
     sync_token: str | None = None
+    # why, for the audit log (e.g. the conflict policy that chose this write)
+    note: str | None = None
 
 
 def held_ids(wh: WarehouseConnection, realm_id: str, entity: str, run_id: str) -> set[str]:
@@ -120,6 +122,8 @@ def _find_by_marker(client: Any, write: Write) -> dict[str, Any] | None:
 def _send_once(client: Any, write: Write, request_id: str) -> dict[str, Any]:
     """Create or sparse-update one object; returns the object QuickBooks answers with."""
     qbo_entity = write.entity.capitalize()
+    if write.operation == "void":
+        return _void_once(client, write, request_id)
     if write.operation == "create":
         answer = client.create_object(qbo_entity, dumps_exact(write.body), request_id=request_id)
     else:
@@ -129,6 +133,29 @@ def _send_once(client: Any, write: Write, request_id: str) -> dict[str, Any]:
             token = current[qbo_entity]["SyncToken"]
         body = {**write.body, "Id": write.qbo_id, "SyncToken": token, "sparse": True}
         answer = client.update_object(qbo_entity, dumps_exact(body), request_id=request_id)
+    return answer[qbo_entity]
+
+
+def _void_once(client: Any, write: Write, request_id: str) -> dict[str, Any]:
+    """Void one invoice or payment: QuickBooks keeps it with its amounts at zero.
+
+    An invoice is voided with `?operation=void`, a payment with a sparse update
+    `?operation=update&include=void`; both need the current SyncToken.
+    """
+    qbo_entity = write.entity.capitalize()
+    token = write.sync_token
+    if token is None:
+        current = client.get(company_url(client, f"{write.entity}/{write.qbo_id}"))
+        token = current[qbo_entity]["SyncToken"]
+    body: dict[str, Any] = {"Id": write.qbo_id, "SyncToken": token}
+    if write.entity == "invoice":
+        params = {"operation": "void"}
+    else:
+        params = {"operation": "update", "include": "void"}
+        body["sparse"] = True
+    answer = client.post(
+        company_url(client, write.entity), dumps_exact(body), params=params, request_id=request_id
+    )
     return answer[qbo_entity]
 
 
@@ -196,7 +223,7 @@ def apply_write(
         obj, outcome = _send(client, write, request_id)
     except Exception as exc:  # classified below; nothing is dropped
         cls = classify_qbo_error(exc)
-        if cls is ErrorClass.CONFLICT and write.operation == "update":
+        if cls is ErrorClass.CONFLICT and write.operation in ("update", "void"):
             # Stale SyncToken: operations is the system of record here, so re-read and re-apply.
             try:
                 obj, outcome = _send(client, replace(write, sync_token=None), request_id + "-r")
@@ -243,8 +270,47 @@ def _record_success(
         qbo_id=str(obj["Id"]),
         request_id=request_id,
         payload_hash=write.payload_hash,
+        detail=write.note,
     )
     resolve_issues(wh, realm_id, write.entity, write.ops_id, run_id)
+
+
+def _record_found(
+    wh: WarehouseConnection,
+    realm_id: str,
+    run_id: str,
+    report: LoadReport,
+    write: Write,
+    detail: str,
+) -> None:
+    """Ledger and audit log for a record QuickBooks already has as it should be (a customer
+    matched by email or name, an invoice already void): nothing is sent."""
+    upsert_entry(
+        wh,
+        realm_id=realm_id,
+        entity=write.entity,
+        ops_id=write.ops_id,
+        state="confirmed",
+        qbo_id=write.qbo_id,
+        sync_token=write.sync_token,
+        payload_hash=write.payload_hash,
+        marker=write.marker,
+    )
+    record_event(
+        wh,
+        run_id=run_id,
+        direction=DIRECTION,
+        realm_id=realm_id,
+        entity=write.entity,
+        operation=write.operation,
+        outcome="ok",
+        ops_id=write.ops_id,
+        qbo_id=write.qbo_id,
+        payload_hash=write.payload_hash,
+        detail=detail,
+    )
+    resolve_issues(wh, realm_id, write.entity, write.ops_id, run_id)
+    report.written[f"{write.entity}_{write.operation}"] += 1
 
 
 def _record_failure(
@@ -348,7 +414,7 @@ def _load_entity(
 
 
 def load_quickbooks(settings: Settings, run_id: str) -> LoadReport:
-    """Write customers, invoices and payments from the sync marts to QuickBooks."""
+    """Write customers, invoices and payments from the sync marts to QuickBooks, then voids."""
     realm = settings.qbo.realm_id
     report = LoadReport()
     client = open_client(settings.qbo, settings.token_store)
@@ -359,30 +425,24 @@ def load_quickbooks(settings: Settings, run_id: str) -> LoadReport:
             ops_id = str(row["ops_customer_id"])
             body = customer_payload(row)
             if row["action"] == "link":
-                upsert_entry(
+                _record_found(
                     wh,
-                    realm_id=realm,
-                    entity="customer",
-                    ops_id=ops_id,
-                    state="confirmed",
-                    qbo_id=str(row["qbo_id"]),
-                    payload_hash=row["payload_hash"],
-                    marker=body["Notes"],
-                )
-                record_event(
-                    wh,
-                    run_id=run_id,
-                    direction=DIRECTION,
-                    realm_id=realm,
-                    entity="customer",
-                    operation="link",
-                    outcome="ok",
-                    ops_id=ops_id,
-                    qbo_id=str(row["qbo_id"]),
+                    realm,
+                    run_id,
+                    report,
+                    Write(
+                        entity="customer",
+                        ops_id=ops_id,
+                        operation="link",
+                        body=body,
+                        payload_hash=row["payload_hash"],
+                        marker=body["Notes"],
+                        qbo_id=str(row["qbo_id"]),
+                        # the version linked: a later edit in QuickBooks moves past it
+                        sync_token=_str(row.get("qbo_sync_token")),
+                    ),
                     detail=f"matched by {row['match_method']}",
                 )
-                resolve_issues(wh, realm, "customer", ops_id, run_id)
-                report.written["customer_link"] += 1
                 return None
             return Write(
                 entity="customer",
@@ -393,6 +453,12 @@ def load_quickbooks(settings: Settings, run_id: str) -> LoadReport:
                 marker=body["Notes"],
                 qbo_id=_str(row.get("qbo_id")),
                 sync_token=_str(row.get("qbo_sync_token")),
+                note=(
+                    f"changed in both systems; policy {row['conflict_policy']} sends operations' "
+                    f"version ({row['changed_fields'] or 'no field differs'})"
+                    if row["reason"] == "conflict"
+                    else None
+                ),
             )
 
         _load_entity(
@@ -497,6 +563,51 @@ def load_quickbooks(settings: Settings, run_id: str) -> LoadReport:
             "ops_payment_id",
             payment_write,
         )
+
+        def void_write(row: dict[str, Any]) -> Write | Issue | None:
+            write = Write(
+                entity=row["entity"],
+                ops_id=str(row["ops_id"]),
+                operation="void",
+                body={},
+                payload_hash=row["payload_hash"],
+                marker=row["marker"],
+                qbo_id=str(row["qbo_id"]),
+                sync_token=_str(row.get("qbo_sync_token")),
+            )
+            if row["action"] == "record":
+                _record_found(wh, realm, run_id, report, write, detail="already void in QuickBooks")
+                return None
+            if row["is_deposited"]:
+                return Issue(
+                    realm_id=realm,
+                    entity=write.entity,
+                    ops_id=write.ops_id,
+                    qbo_id=write.qbo_id,
+                    kind="deposited_payment_edit",
+                    reason=(
+                        f"payment {write.ops_id} was deleted in operations, but it is deposited "
+                        f"in QuickBooks (payment {write.qbo_id}); fieldbooks will not void it"
+                    ),
+                    hint=ISSUE_HINTS["deposited_payment_edit"],
+                )
+            return write
+
+        # voids last, payments before invoices: QuickBooks will not void an invoice that a
+        # live payment still pays
+        voids = _rows(wh, "sync_qbo_voids", "entity desc, ops_id")
+        for entity in ("payment", "invoice"):
+            _load_entity(
+                wh,
+                client,
+                realm,
+                run_id,
+                report,
+                entity,
+                [row for row in voids if row["entity"] == entity],
+                "ops_id",
+                void_write,
+            )
     log.info("load_quickbooks: %s", report.as_dict())
     return report
 

@@ -22,7 +22,17 @@ log = logging.getLogger(__name__)
 # Hold back at most this share of a set before deciding the input itself is broken.
 MAX_HELD_SHARE = 0.5
 MIN_ROWS_FOR_ABORT = 10
-VALIDATION_KINDS = ("customer_ambiguous", "unmapped_category", "validation_failed")
+VALIDATION_KINDS = (
+    "customer_ambiguous",
+    "unmapped_category",
+    "validation_failed",
+    "edited_in_quickbooks",
+)
+CONFLICT_HINT = (
+    "Make the two agree (edit the record in operations or in QuickBooks), or choose a "
+    "policy for it in FIELDBOOKS_CONFLICT_POLICIES (ops_wins, quickbooks_wins, "
+    "newest_wins); the next run syncs it."
+)
 MONEY_PATTERN = r"^-?[0-9]+\.[0-9]{2}$"
 
 
@@ -174,6 +184,34 @@ def _hold(
     return len(failing)
 
 
+def _hold_conflicts(wh: WarehouseConnection, realm_id: str, run_id: str) -> SuiteReport:
+    """An issue for each record changed in both systems that its policy holds (flag, or
+    newest_wins on a tie); it is in neither change set until a person decides."""
+    rows = wh.fetchdicts(
+        "select * from sync.sync_conflicts where outcome = 'hold' order by entity, ops_id"
+    )
+    for row in rows:
+        raise_issue(
+            wh,
+            Issue(
+                realm_id=realm_id,
+                entity=row["entity"],
+                ops_id=str(row["ops_id"]),
+                qbo_id=row["qbo_id"],
+                kind="edited_in_quickbooks",
+                reason=(
+                    f"{row['entity']} {row['ops_id']} was changed in operations and in "
+                    f"QuickBooks ({row['entity']} {row['qbo_id']}) since the last sync and "
+                    f"they differ in {row['changed_fields']}; the {row['policy']} policy "
+                    "holds it for a person"
+                ),
+                hint=CONFLICT_HINT,
+            ),
+            run_id,
+        )
+    return SuiteReport("conflicts", len(rows), len(rows))
+
+
 def validate_outbound(settings: Settings, run_id: str) -> list[SuiteReport]:
     """Run the outbound suites; hold back failing records; abort when a set is mostly broken."""
     realm = settings.qbo.realm_id
@@ -200,4 +238,5 @@ def validate_outbound(settings: Settings, run_id: str) -> list[SuiteReport]:
                     f"{suite}: {held} of {len(checked)} records failed validation; the input looks "
                     "broken, so nothing is written. Read the open issues (fieldbooks issues list)."
                 )
+        reports.append(_hold_conflicts(wh, realm, run_id))
     return reports

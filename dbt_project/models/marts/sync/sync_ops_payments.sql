@@ -85,7 +85,17 @@ final as (
         payments.txn_date,
         payments.payment_ref_num,
         payments.qbo_customer_id,
-        payments.sync_token as qbo_sync_token
+        payments.sync_token as qbo_sync_token,
+        'recorded_in_quickbooks' as reason,
+        {{ fb_hash([
+            'payment_lines.qbo_payment_id',
+            'payment_lines.line_index',
+            'payment_lines.qbo_invoice_id',
+            'payment_lines.amount',
+            'payments.total_amount',
+            'payments.txn_date',
+            'payments.payment_ref_num',
+        ]) }} as payload_hash
     from payment_lines
     inner join payments
         on payment_lines.qbo_payment_id = payments.qbo_payment_id
