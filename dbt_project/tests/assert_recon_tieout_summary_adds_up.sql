@@ -1,5 +1,6 @@
 -- every tie-out's counts in the summary add up to its records, each status count is the
--- detail's, and the summed differences are the details' (ops minus QuickBooks)
+-- detail's, and the summed differences are the details' (ops minus QuickBooks; expenses
+-- without what people entered in QuickBooks, which is summed apart)
 {%- set tieouts = {
     'payment': ('payment_tieout', [
         'matched', 'amount_mismatch', 'application_mismatch', 'date_mismatch', 'pending',
@@ -8,6 +9,11 @@
     'customer': ('customer_tieout', [
         'matched', 'edited_in_quickbooks', 'pending', 'field_mismatch', 'ambiguous',
         'missing_in_quickbooks', 'missing_in_ops',
+    ]),
+    'expense': ('expense_tieout', [
+        'matched', 'amount_mismatch', 'account_mismatch', 'job_mismatch', 'pending',
+        'missing_in_quickbooks', 'missing_in_ops', 'deleted_in_ops_live_in_quickbooks',
+        'entered_in_quickbooks',
     ]),
     'sales_tax': ('sales_tax_by_period', [
         'matched', 'matched_rounding', 'tax_mismatch', 'amount_mismatch',
@@ -40,6 +46,16 @@ payment_sums as (
 
     select coalesce(sum(ops_amount), 0) - coalesce(sum(qbo_amount), 0) as amount_difference
     from {{ ref('payment_tieout') }}
+
+),
+
+expense_sums as (
+
+    select
+        coalesce(sum(case when status <> 'entered_in_quickbooks' then ops_amount end), 0)
+        - coalesce(sum(case when status <> 'entered_in_quickbooks' then qbo_amount end), 0) as amount_difference,
+        coalesce(sum(case when status = 'entered_in_quickbooks' then qbo_amount end), 0) as entered_amount
+    from {{ ref('expense_tieout') }}
 
 ),
 
@@ -84,6 +100,13 @@ problems as (
     from summary
     cross join payment_sums
     where summary.payment_amount_difference <> payment_sums.amount_difference
+    union all
+    select 'expense amount_difference' as problem
+    from summary
+    cross join expense_sums
+    where
+        summary.expense_amount_difference <> expense_sums.amount_difference
+        or summary.expense_entered_in_quickbooks_amount <> expense_sums.entered_amount
     union all
     select 'sales tax difference' as problem
     from summary

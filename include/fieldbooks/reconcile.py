@@ -18,6 +18,11 @@ from fieldbooks.warehouse.state import ensure_state, utcnow
 log = logging.getLogger(__name__)
 
 
+# Statuses that are not differences: the record agrees, within QuickBooks' tax rounding
+# (counted apart), or a person entered it in QuickBooks as ordinary bookkeeping (expenses).
+TIED_STATUSES = ("matched", "matched_rounding", "entered_in_quickbooks")
+
+
 @dataclass
 class RunSummary:
     """What one sync run did, in the words of the people who read it."""
@@ -30,26 +35,43 @@ class RunSummary:
     invoice_tieout: dict[str, int] = field(default_factory=dict)
     payment_tieout: dict[str, int] = field(default_factory=dict)
     customer_tieout: dict[str, int] = field(default_factory=dict)
+    expense_tieout: dict[str, int] = field(default_factory=dict)
     sales_tax_tieout: dict[str, int] = field(default_factory=dict)
     # accounts receivable on the last day both sides cover: ops minus QuickBooks, as text
     ar_difference: str | None = None
+    # reconciliation.tieout_summary.is_tied_out; None when the summary is not built
+    is_tied_out: bool | None = None
 
     @property
     def ties_out(self) -> bool:
-        """Whether every invoice on either side matched (a cent of QuickBooks' tax rounding,
-        `matched_rounding`, ties out but is counted apart).
+        """Whether the books tie out, as reconciliation.tieout_summary decides it: every
+        invoice, payment, customer, expense and sales tax period matched, and accounts
+        receivable agree on the last day.
 
-        The payment, customer, sales tax and AR tie-outs are reported in `lines()`; they do
-        not decide this yet (see the reconciliation report before widening it).
+        A cent of QuickBooks' tax rounding (`matched_rounding`) ties out but is counted
+        apart; a Purchase or Bill a person entered in QuickBooks (`entered_in_quickbooks`)
+        is bookkeeping, not a difference. No data is not tied out: False when the summary
+        was not built or no tie-out compared anything.
         """
-        return all(
-            count == 0
-            for status, count in self.invoice_tieout.items()
-            if status not in ("matched", "matched_rounding")
+        compared = (
+            self.invoice_tieout,
+            self.payment_tieout,
+            self.customer_tieout,
+            self.expense_tieout,
+            self.sales_tax_tieout,
         )
+        return bool(self.is_tied_out) and any(sum(tie.values()) for tie in compared)
 
     def lines(self) -> list[str]:
         """The summary as lines of text for a terminal."""
+        if self.is_tied_out is None:
+            verdict = "no data (the reconciliation summary is not built)"
+        elif self.ties_out:
+            verdict = "yes"
+        elif self.is_tied_out:
+            verdict = "no data (nothing to compare)"
+        else:
+            verdict = "no"
         return [
             f"run {self.run_id}",
             f"written to QuickBooks: {_fmt(self.written_to_quickbooks)}",
@@ -60,19 +82,26 @@ class RunSummary:
             _tieout_line("invoices", self.invoice_tieout),
             _tieout_line("payments", self.payment_tieout),
             _tieout_line("customers", self.customer_tieout),
+            _tieout_line("expenses", self.expense_tieout),
             _tieout_line("sales tax periods", self.sales_tax_tieout),
             f"accounts receivable, ops minus QuickBooks: {self.ar_difference or 'no data'}",
+            f"books tie out: {verdict}",
         ]
 
 
 def _tieout_line(name: str, tie: dict[str, int]) -> str:
-    """`invoices: 3 matched, 1 mismatched (amount_mismatch 1)`; rounding shown apart."""
+    """`invoices: 3 matched, 1 mismatched (amount_mismatch 1)`, or `invoices: no data`;
+    rounding and what people entered in QuickBooks shown apart."""
+    if not sum(tie.values()):
+        return f"{name}: no data"
     rounding = tie.get("matched_rounding", 0)
-    others = {k: v for k, v in tie.items() if k not in ("matched", "matched_rounding")}
+    entered = tie.get("entered_in_quickbooks", 0)
+    others = {k: v for k, v in tie.items() if k not in TIED_STATUSES and v}
     mismatched = sum(others.values())
     return (
         f"{name}: {tie.get('matched', 0)} matched"
         + (f", {rounding} matched within QuickBooks' tax rounding" if rounding else "")
+        + (f", {entered} entered in QuickBooks by people" if entered else "")
         + f", {mismatched} mismatched"
         + (f" ({_fmt(others)})" if mismatched else "")
     )
@@ -84,7 +113,7 @@ def _fmt(counts: dict[str, int]) -> str:
 
 
 def summarize(wh: WarehouseConnection, run_id: str) -> RunSummary:
-    """Count this run's writes, the open issues and the invoice tie-out."""
+    """Count this run's writes, the open issues and every tie-out, and read the verdict."""
     summary = RunSummary(run_id=run_id)
     for direction, entity, operation, count in wh.fetchall(
         """select direction, entity, operation, count(*) from fieldbooks.sync_events
@@ -115,11 +144,17 @@ def summarize(wh: WarehouseConnection, run_id: str) -> RunSummary:
     summary.invoice_tieout = _status_counts(wh, "invoice_tieout")
     summary.payment_tieout = _status_counts(wh, "payment_tieout")
     summary.customer_tieout = _status_counts(wh, "customer_tieout")
+    summary.expense_tieout = _status_counts(wh, "expense_tieout")
     summary.sales_tax_tieout = _status_counts(wh, "sales_tax_by_period")
     if wh.table_exists("reconciliation", "tieout_summary"):
-        row = wh.fetchall("select ar_day_count, ar_difference from reconciliation.tieout_summary")
-        if row and int(row[0][0]):
-            summary.ar_difference = f"{Decimal(row[0][1]):.2f}"
+        rows = wh.fetchall(
+            "select ar_day_count, ar_difference, is_tied_out from reconciliation.tieout_summary"
+        )
+        if rows:
+            ar_day_count, ar_difference, is_tied_out = rows[0]
+            if int(ar_day_count):
+                summary.ar_difference = f"{Decimal(ar_difference):.2f}"
+            summary.is_tied_out = bool(is_tied_out)
     return summary
 
 

@@ -5,17 +5,26 @@ DB is seeded and extracted into raw_ops.*, QuickBooks objects are merged into ra
 and `fieldbooks.transform.transform` runs `dbt build` twice (the second time after the
 ledger records the customers a load would have pushed).
 
-The QuickBooks side is every operations customer, invoice and payment, as a load would have
-left them, with five departures the tie-outs must find and nothing else:
+The QuickBooks side is every operations customer, invoice, payment and expense, as a load
+would have left them, with these departures the tie-outs must find and nothing else:
 - one payment never reached QuickBooks (missing_in_quickbooks; AR differs from its date);
 - one payment was recorded in QuickBooks one dollar short (amount_mismatch);
 - one customer's email was changed in QuickBooks (edited_in_quickbooks, on email only);
 - one invoice's tax was rounded per line in operations, a cent away from QuickBooks'
-  once-per-invoice rounding (matched_rounding, in the invoice and sales tax tie-outs).
+  once-per-invoice rounding (matched_rounding, in the invoice and sales tax tie-outs);
+- expenses: one Bill recorded one dollar short (amount_mismatch), one Purchase booked to
+  another account (account_mismatch), one to another job (job_mismatch), one never
+  recorded (missing_in_quickbooks), one whose push started and never answered (pending),
+  one deleted in operations afterwards (deleted_in_ops_live_in_quickbooks); and two
+  Purchases only QuickBooks has: one carrying fieldbooks' marker (missing_in_ops), one a
+  person entered (entered_in_quickbooks).
+Vendors and jobs are in QuickBooks (ledger rows, as their loaders would leave them), so no
+expense waits on them.
 """
 
 from __future__ import annotations
 
+import csv
 import os
 import uuid
 from collections.abc import Iterator
@@ -27,6 +36,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, select, update
 
+from fieldbooks.config import project_root
 from fieldbooks.ops import schema as ops_schema
 from fieldbooks.ops.extract import extract_ops
 from fieldbooks.ops.seed import seed_demo
@@ -51,6 +61,9 @@ from tests.integration.test_dbt_models import (
 
 CENT = Decimal("0.01")
 SHORT_BY = Decimal("1.00")
+SEEDS = project_root() / "dbt_project" / "seeds"
+OTHER_ACCOUNT = "7"  # an expense account no category maps to
+OTHER_JOB = "799"  # a sub-customer no job is
 
 
 @dataclass
@@ -63,9 +76,12 @@ class Mirror:
     edited_customer: dict  # email changed in QuickBooks after the push
     rounded_invoice: dict  # operations rounded its tax per line (after the change)
     rounding_difference: Decimal  # ops tax - QuickBooks tax on it
+    expenses: dict[str, dict]  # the departing expenses, by the status they should get
     ar_departures: list[tuple[date, Decimal]] = field(default_factory=list)
     qbo_invoice_ids: dict[int, str] = field(default_factory=dict)
     qbo_payment_ids: dict[int, str] = field(default_factory=dict)
+    # ops expense id -> (QuickBooks transaction type, id)
+    qbo_expense_ids: dict[int, tuple[str, str]] = field(default_factory=dict)
 
     def ar_difference_on(self, day: date) -> Decimal:
         """Operations minus QuickBooks open balances at the end of `day`, by construction."""
@@ -94,6 +110,9 @@ def _prepare_ops(ops_url: str) -> tuple[Mirror, dict[str, list[dict]]]:
             payments = _rows(conn, ops_schema.payments)
             applications = _rows(conn, ops_schema.payment_applications)
             customers = _rows(conn, ops_schema.customers)
+            expenses = _rows(conn, ops_schema.expenses)
+            vendors = _rows(conn, ops_schema.vendors)
+            jobs = _rows(conn, ops_schema.jobs)
             apps_of_invoice: dict[int, list[dict]] = {}
             for app in applications:
                 apps_of_invoice.setdefault(app["invoice_id"], []).append(app)
@@ -151,6 +170,28 @@ def _prepare_ops(ops_url: str) -> tuple[Mirror, dict[str, list[dict]]]:
                 and c["id"] not in {p["customer_id"] for p in picked}
                 and c["id"] != rounded["customer_id"]
             )
+
+            # expenses, each departure a different one; the Bill is the short one
+            bills = [e for e in expenses if e["paid_by"] == "on_account"]
+            purchases = [e for e in expenses if e["paid_by"] != "on_account"]
+            departing = {
+                "amount_mismatch": bills[0],
+                "account_mismatch": purchases[0],
+                "job_mismatch": purchases[1],
+                "missing_in_quickbooks": purchases[2],
+                "pending": purchases[3],
+                "deleted_in_ops_live_in_quickbooks": purchases[4],
+                "matched": purchases[5],
+            }
+            deleted = departing["deleted_in_ops_live_in_quickbooks"]
+            conn.execute(
+                update(ops_schema.expenses)
+                .where(ops_schema.expenses.c.id == deleted["id"])
+                .values(
+                    deleted_at=deleted["updated_at"] + timedelta(days=1),
+                    updated_at=deleted["updated_at"] + timedelta(days=1),
+                )
+            )
     finally:
         engine.dispose()
     mirror = Mirror(
@@ -160,6 +201,7 @@ def _prepare_ops(ops_url: str) -> tuple[Mirror, dict[str, list[dict]]]:
         edited_customer=by_customer[edited["id"]],
         rounded_invoice={**rounded, "tax": new_tax},
         rounding_difference=difference,
+        expenses=departing,
         ar_departures=[
             (missing["received_on"], -missing["amount"]),
             (short["received_on"], -SHORT_BY),
@@ -172,11 +214,107 @@ def _prepare_ops(ops_url: str) -> tuple[Mirror, dict[str, list[dict]]]:
         "payments": payments,
         "applications": applications,
         "customers": customers,
+        "expenses": expenses,
+        "vendors": vendors,
+        "jobs": jobs,
     }
 
 
 def _at(day: date) -> str:
     return f"{day.isoformat()}T12:00:00-07:00"
+
+
+def _seed_map(name: str, key: str) -> dict[str, dict]:
+    """The reviewed rows of a mapping seed, by key."""
+    with (SEEDS / f"{name}.csv").open(newline="") as f:
+        return {r[key]: r for r in csv.DictReader(f) if r["reviewed"] == "true"}
+
+
+def _vendor_ref(vendor_id: int) -> str:
+    return str(600 + vendor_id)
+
+
+def _job_ref(job_id: int) -> str:
+    return str(700 + job_id)
+
+
+def qbo_expense(mirror: Mirror, e: dict) -> tuple[str, dict]:
+    """An operations expense as the expense loader would write it: a Bill when on account,
+    else a Purchase; one line with the mapped account and the job's sub-customer."""
+    categories = _seed_map("map_expense_categories", "expense_category")
+    payments = _seed_map("map_expense_payment_accounts", "paid_by")
+    departures = {k: v["id"] for k, v in mirror.expenses.items()}
+    amount = e["amount"] - (SHORT_BY if e["id"] == departures["amount_mismatch"] else 0)
+    account = categories[e["category"]]["qbo_account_id"]
+    if e["id"] == departures["account_mismatch"]:
+        account = OTHER_ACCOUNT
+    job = OTHER_JOB if e["id"] == departures["job_mismatch"] else _job_ref(e["job_id"])
+    entity = "Bill" if e["paid_by"] == "on_account" else "Purchase"
+    qbo_id = str(4000 + e["id"])
+    mirror.qbo_expense_ids[e["id"]] = (entity, qbo_id)
+    body = {
+        "Id": qbo_id,
+        "SyncToken": "0",
+        "TxnDate": e["expense_date"].isoformat(),
+        "DocNumber": e["reference"],
+        "PrivateNote": f"fieldbooks:expense:{e['id']}",
+        "TotalAmt": amount,
+        "Line": [
+            {
+                "Id": "1",
+                "LineNum": 1,
+                "Description": e["description"],
+                "Amount": amount,
+                "DetailType": "AccountBasedExpenseLineDetail",
+                "AccountBasedExpenseLineDetail": {
+                    "AccountRef": {"value": account},
+                    "CustomerRef": {"value": job},
+                    "BillableStatus": "Billable" if e["billable"] else "NotBillable",
+                },
+            }
+        ],
+        "MetaData": {
+            "CreateTime": _at(e["expense_date"]),
+            "LastUpdatedTime": _at(e["expense_date"]),
+        },
+        "domain": "QBO",
+    }
+    if entity == "Bill":
+        body["VendorRef"] = {"value": _vendor_ref(e["vendor_id"])}
+        body["APAccountRef"] = {"value": payments["on_account"]["qbo_account_id"]}
+        body["DueDate"] = e["due_date"].isoformat()
+        body["Balance"] = amount
+    else:
+        body["EntityRef"] = {"value": _vendor_ref(e["vendor_id"]), "type": "Vendor"}
+        body["PaymentType"] = payments[e["paid_by"]]["qbo_payment_type"]
+        body["AccountRef"] = {"value": payments[e["paid_by"]]["qbo_account_id"]}
+    return entity, body
+
+
+def quickbooks_only_purchase(qbo_id: str, note: str | None, vendor_id: int, day: date) -> dict:
+    """A Purchase no operations expense accounts for (a marker in `note`, or a person's)."""
+    body = {
+        "Id": qbo_id,
+        "SyncToken": "0",
+        "TxnDate": day.isoformat(),
+        "PaymentType": "CreditCard",
+        "AccountRef": {"value": "13"},
+        "EntityRef": {"value": _vendor_ref(vendor_id), "type": "Vendor"},
+        "TotalAmt": Decimal("42.50"),
+        "Line": [
+            {
+                "Id": "1",
+                "Amount": Decimal("42.50"),
+                "DetailType": "AccountBasedExpenseLineDetail",
+                "AccountBasedExpenseLineDetail": {"AccountRef": {"value": OTHER_ACCOUNT}},
+            }
+        ],
+        "MetaData": {"CreateTime": _at(day), "LastUpdatedTime": _at(day)},
+        "domain": "QBO",
+    }
+    if note:
+        body["PrivateNote"] = note
+    return body
 
 
 def quickbooks_mirror(mirror: Mirror, ops: dict[str, list[dict]]) -> dict[str, list[dict]]:
@@ -256,10 +394,38 @@ def quickbooks_mirror(mirror: Mirror, ops: dict[str, list[dict]]) -> dict[str, l
             "LastUpdatedTime": _at(inv["issue_date"]),
         }
         invoices.append(body)
+
+    expenses: dict[str, list[dict]] = {"Purchase": [], "Bill": []}
+    never_recorded = {mirror.expenses[k]["id"] for k in ("missing_in_quickbooks", "pending")}
+    for e in ops["expenses"]:
+        if e["id"] not in never_recorded:
+            entity, body = qbo_expense(mirror, e)
+            expenses[entity].append(body)
+    last = max(e["expense_date"] for e in ops["expenses"])
+    vendor_id = ops["expenses"][0]["vendor_id"]
+    unknown = max(e["id"] for e in ops["expenses"]) + 1000
+    expenses["Purchase"] += [
+        quickbooks_only_purchase("4900", f"fieldbooks:expense:{unknown}", vendor_id, last),
+        quickbooks_only_purchase("4901", None, vendor_id, last),
+    ]
+    vendors = [
+        {
+            "Id": _vendor_ref(v["id"]),
+            "SyncToken": "0",
+            "DisplayName": v["display_name"],
+            "CompanyName": v["company_name"],
+            "Active": True,
+            "MetaData": {"LastUpdatedTime": _at(date(2026, 9, 1))},
+        }
+        for v in ops["vendors"]
+    ]
     return {
         "Customer": customers,
+        "Vendor": vendors,
         "Invoice": invoices,
         "Payment": payments,
+        "Purchase": expenses["Purchase"],
+        "Bill": expenses["Bill"],
         "Item": [
             {
                 "Id": str(n),
@@ -343,6 +509,48 @@ def build_reconciliation(kind: str, home: Path, warehouse_url: str) -> ReconBuil
         )
         for c in ops["customers"]
     ]
+    # the vendors and jobs their loaders would have pushed, and an expense push that
+    # started (intent recorded) and never heard back
+    ledger += [
+        (
+            REALM,
+            entity,
+            str(r["id"]),
+            ref(r["id"]),
+            "0",
+            "pushed",
+            "confirmed",
+            f"req-{entity}-{r['id']}",
+            f"fieldbooks:{entity}:{r['id']}",
+            "ops",
+            None,
+            now - timedelta(hours=1),
+            now,
+        )
+        for entity, rows, ref in (
+            ("vendor", ops["vendors"], _vendor_ref),
+            ("job", ops["jobs"], _job_ref),
+        )
+        for r in rows
+    ]
+    pending = mirror.expenses["pending"]
+    ledger.append(
+        (
+            REALM,
+            "expense",
+            str(pending["id"]),
+            None,
+            None,
+            "pushed",
+            "pending",
+            f"req-expense-{pending['id']}",
+            f"fieldbooks:expense:{pending['id']}",
+            "ops",
+            None,
+            now - timedelta(minutes=5),
+            now - timedelta(minutes=5),
+        )
+    )
     with connect(warehouse_url) as wh:
         wh.executemany(
             """insert into fieldbooks.sync_ledger (realm_id, entity, ops_id, qbo_id, sync_token,
@@ -529,6 +737,122 @@ def test_ar_by_day_ties_out_until_a_payment_is_missing_and_then_differs_by_it(
     )
 
 
+# --------------------------------------------------------------------------- expenses
+
+
+def _expense_rows(recon: ReconBuild) -> dict[str, dict]:
+    return {r["expense_key"]: r for r in recon.query("select * from reconciliation.expense_tieout")}
+
+
+def _expense(recon: ReconBuild, status: str) -> tuple[dict, dict]:
+    """The departing operations expense meant to get `status`, and its tie-out row."""
+    e = recon.mirror.expenses[status]
+    return e, _expense_rows(recon)[f"expense:{e['id']}"]
+
+
+def test_expense_recorded_as_it_is_in_quickbooks_is_matched(recon: ReconBuild) -> None:
+    e, row = _expense(recon, "matched")
+    assert row["status"] == "matched"
+    assert (row["qbo_txn_type"], row["qbo_id"]) == recon.mirror.qbo_expense_ids[e["id"]]
+    assert row["link_method"] == "marker"
+    assert (row["ops_amount"], row["qbo_amount"], row["difference"]) == (
+        e["amount"],
+        e["amount"],
+        Decimal("0.00"),
+    )
+    # booked where the mapping says, to the job's sub-customer, with the vendor and date
+    assert row["qbo_account_ids"] == row["mapped_account_id"] is not None
+    assert row["qbo_customer_ids"] == row["mapped_customer_ref_id"] == str(700 + e["job_id"])
+    assert row["qbo_vendor_id"] == str(600 + e["vendor_id"])
+    assert row["ops_vendor_name"] == row["qbo_vendor_name"] is not None
+    assert row["ops_txn_date"] == row["qbo_txn_date"] == e["expense_date"]
+
+
+def test_bill_recorded_short_in_quickbooks_is_an_amount_mismatch(recon: ReconBuild) -> None:
+    e, row = _expense(recon, "amount_mismatch")
+    assert (row["status"], row["qbo_txn_type"]) == ("amount_mismatch", "Bill")
+    assert (row["ops_amount"], row["qbo_amount"], row["difference"]) == (
+        e["amount"],
+        e["amount"] - SHORT_BY,
+        SHORT_BY,
+    )
+
+
+def test_expense_booked_to_another_account_is_an_account_mismatch(recon: ReconBuild) -> None:
+    _, row = _expense(recon, "account_mismatch")
+    assert (row["status"], row["difference"], row["qbo_account_ids"]) == (
+        "account_mismatch",
+        Decimal("0.00"),
+        OTHER_ACCOUNT,
+    )
+    assert row["mapped_account_id"] != OTHER_ACCOUNT
+
+
+def test_expense_booked_to_another_job_is_a_job_mismatch(recon: ReconBuild) -> None:
+    e, row = _expense(recon, "job_mismatch")
+    assert (row["status"], row["qbo_customer_ids"], row["mapped_customer_ref_id"]) == (
+        "job_mismatch",
+        OTHER_JOB,
+        str(700 + e["job_id"]),
+    )
+
+
+def test_expense_never_recorded_in_quickbooks_is_missing_there(recon: ReconBuild) -> None:
+    e, row = _expense(recon, "missing_in_quickbooks")
+    assert (row["status"], row["qbo_id"], row["waiting_on"]) == (
+        "missing_in_quickbooks",
+        None,
+        None,
+    )
+    assert row["difference"] == e["amount"]
+
+
+def test_expense_whose_push_is_under_way_is_pending(recon: ReconBuild) -> None:
+    e, row = _expense(recon, "pending")
+    assert (row["status"], row["qbo_id"], row["difference"]) == ("pending", None, e["amount"])
+
+
+def test_expense_deleted_in_ops_and_live_in_quickbooks_says_so(recon: ReconBuild) -> None:
+    e, row = _expense(recon, "deleted_in_ops_live_in_quickbooks")
+    assert row["status"] == "deleted_in_ops_live_in_quickbooks"
+    assert (row["qbo_txn_type"], row["qbo_id"]) == recon.mirror.qbo_expense_ids[e["id"]]
+    # operations no longer has it: it counts as zero
+    assert (row["ops_amount"], row["difference"]) == (None, -e["amount"])
+
+
+def test_marked_purchase_no_expense_accounts_for_is_missing_in_ops(recon: ReconBuild) -> None:
+    row = _expense_rows(recon)["purchase:4900"]
+    assert (row["status"], row["ops_expense_id"], row["difference"]) == (
+        "missing_in_ops",
+        None,
+        Decimal("-42.50"),
+    )
+
+
+def test_purchase_a_person_entered_in_quickbooks_is_not_a_difference(recon: ReconBuild) -> None:
+    row = _expense_rows(recon)["purchase:4901"]
+    assert (row["status"], row["ops_expense_id"]) == ("entered_in_quickbooks", None)
+
+
+def test_every_other_expense_ties_out(recon: ReconBuild) -> None:
+    rows = recon.query(
+        "select status, count(*) as n from reconciliation.expense_tieout group by status"
+    )
+    departures = recon.mirror.expenses
+    expenses = recon.query("select count(*) as n from staging.stg_ops__expenses")[0]["n"]
+    assert {r["status"]: int(r["n"]) for r in rows} == {
+        "matched": expenses - len(departures) + 1,
+        "amount_mismatch": 1,
+        "account_mismatch": 1,
+        "job_mismatch": 1,
+        "missing_in_quickbooks": 1,
+        "pending": 1,
+        "deleted_in_ops_live_in_quickbooks": 1,
+        "missing_in_ops": 1,
+        "entered_in_quickbooks": 1,
+    }
+
+
 # --------------------------------------------------------------------------- summary
 
 
@@ -544,7 +868,28 @@ def test_summary_counts_every_tieout_and_says_it_does_not_tie_out(recon: ReconBu
     m = recon.mirror
     assert s["ar_difference"] == m.ar_difference_on(s["ar_last_date"])
     assert s["sales_tax_matched_rounding_count"] == 1
+    expenses = recon.query("select * from reconciliation.expense_tieout")
+    assert s["expense_record_count"] == len(expenses)
+    assert s["expense_matched_count"] == len(expenses) - 8
+    assert (s["expense_amount_mismatch_count"], s["expense_entered_in_quickbooks_count"]) == (1, 1)
+    # what a person entered in QuickBooks is summed apart, not into the difference
+    assert s["expense_entered_in_quickbooks_amount"] == Decimal("42.50")
+    assert s["expense_amount_difference"] == sum(
+        (r["difference"] for r in expenses if r["status"] != "entered_in_quickbooks"), Decimal(0)
+    )
     assert s["is_tied_out"] is False
+
+
+def test_summary_ties_out_only_when_every_tieout_does(recon: ReconBuild) -> None:
+    """The summary's verdict and the run summary's agree, expenses included."""
+    from fieldbooks.reconcile import summarize
+
+    with connect(recon.build.settings.warehouse_url) as wh:
+        summary = summarize(wh, "no-such-run")
+    assert summary.is_tied_out is False and not summary.ties_out
+    assert summary.expense_tieout["entered_in_quickbooks"] == 1
+    assert "expenses: " in "\n".join(summary.lines())
+    assert summary.lines()[-1] == "books tie out: no"
 
 
 def test_reconciliation_marts_agree_on_duckdb_and_postgresql(
@@ -553,6 +898,7 @@ def test_reconciliation_marts_agree_on_duckdb_and_postgresql(
     for table, order in (
         ("payment_tieout", "ops_payment_id, qbo_payment_id"),
         ("customer_field_tieout", "ops_customer_id, field_name"),
+        ("expense_tieout", "expense_key"),
         ("ar_by_day", "as_of_date"),
         ("sales_tax_by_period", "period_month, tax_code_id"),
     ):

@@ -1,8 +1,9 @@
 -- one row per dbt run: how many records of each tie-out are in each status, and the sums.
 -- The unprefixed columns are the invoice tie-out's (entity = 'invoice', as before this
--- summary covered the other tie-outs); payment_*, customer_*, ar_* and sales_tax_*
--- summarise the others. is_tied_out: every record and period matched (rounding included,
--- counted apart) and accounts receivable agree on the last day.
+-- summary covered the other tie-outs); payment_*, customer_*, expense_*, ar_* and
+-- sales_tax_* summarise the others. is_tied_out: every record and period matched
+-- (rounding included, counted apart; a Purchase or Bill a person entered in QuickBooks
+-- is not a difference) and accounts receivable agree on the last day.
 {%- set invoice_statuses = [
     'matched', 'matched_rounding', 'amount_mismatch', 'tax_mismatch', 'pending',
     'missing_in_quickbooks', 'missing_in_ops',
@@ -14,6 +15,11 @@
 {%- set customer_statuses = [
     'matched', 'edited_in_quickbooks', 'pending', 'field_mismatch', 'ambiguous',
     'missing_in_quickbooks', 'missing_in_ops',
+] %}
+{%- set expense_statuses = [
+    'matched', 'amount_mismatch', 'account_mismatch', 'job_mismatch', 'pending',
+    'missing_in_quickbooks', 'missing_in_ops', 'deleted_in_ops_live_in_quickbooks',
+    'entered_in_quickbooks',
 ] %}
 {%- set sales_tax_statuses = [
     'matched', 'matched_rounding', 'tax_mismatch', 'amount_mismatch',
@@ -36,6 +42,12 @@ payment_tieout as (
 customer_tieout as (
 
     select * from {{ ref('customer_tieout') }}
+
+),
+
+expense_tieout as (
+
+    select * from {{ ref('expense_tieout') }}
 
 ),
 
@@ -95,6 +107,30 @@ customers as (
 
 ),
 
+-- the sums leave out what people entered in QuickBooks themselves (summed apart)
+expenses as (
+
+    select
+        count(*) as expense_record_count,
+        {%- for status in expense_statuses %}
+        sum(case when status = '{{ status }}' then 1 else 0 end) as expense_{{ status }}_count,
+        {%- endfor %}
+        cast(
+            coalesce(sum(case when status <> 'entered_in_quickbooks' then ops_amount end), 0) as numeric(18, 2)
+        ) as expense_ops_amount,
+        cast(
+            coalesce(sum(case when status <> 'entered_in_quickbooks' then qbo_amount end), 0) as numeric(18, 2)
+        ) as expense_qbo_amount,
+        cast(
+            coalesce(sum(case when status <> 'entered_in_quickbooks' then difference end), 0) as numeric(18, 2)
+        ) as expense_amount_difference,
+        cast(
+            coalesce(sum(case when status = 'entered_in_quickbooks' then qbo_amount end), 0) as numeric(18, 2)
+        ) as expense_entered_in_quickbooks_amount
+    from expense_tieout
+
+),
+
 ar_days as (
 
     select
@@ -142,6 +178,7 @@ final as (
         invoices.*,
         payments.*,
         customers.*,
+        expenses.*,
         ar_days.*,
         cast(coalesce(ar_last_day.ar_ops_open_balance, 0) as numeric(18, 2)) as ar_ops_open_balance,
         cast(coalesce(ar_last_day.ar_qbo_open_balance, 0) as numeric(18, 2)) as ar_qbo_open_balance,
@@ -151,6 +188,8 @@ final as (
             invoices.matched_count + invoices.matched_rounding_count = invoices.record_count
             and payments.payment_matched_count = payments.payment_record_count
             and customers.customer_matched_count = customers.customer_record_count
+            and expenses.expense_matched_count + expenses.expense_entered_in_quickbooks_count
+            = expenses.expense_record_count
             and sales_tax.sales_tax_matched_count + sales_tax.sales_tax_matched_rounding_count
             = sales_tax.sales_tax_period_count
             and coalesce(ar_last_day.ar_difference, 0) = 0
@@ -158,6 +197,7 @@ final as (
     from invoices
     cross join payments
     cross join customers
+    cross join expenses
     cross join ar_days
     left join ar_last_day
         on 1 = 1
