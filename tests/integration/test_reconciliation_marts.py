@@ -333,6 +333,14 @@ def quickbooks_mirror(mirror: Mirror, ops: dict[str, list[dict]]) -> dict[str, l
         }
         if c["phone"]:
             body["PrimaryPhone"] = {"FreeFormNumber": c["phone"]}
+        # the names a push sends (fieldbooks.qbo.payloads.customer_payload)
+        for name, key in (
+            ("GivenName", "given_name"),
+            ("FamilyName", "family_name"),
+            ("CompanyName", "company_name"),
+        ):
+            if c.get(key):
+                body[name] = c[key]
         if c["id"] == mirror.edited_customer["id"]:
             body["SyncToken"] = "2"
             body["PrimaryEmailAddr"] = {"Address": "changed.in.quickbooks@example.com"}
@@ -665,7 +673,7 @@ def test_customer_edited_in_quickbooks_is_found_field_by_field(recon: ReconBuild
         "changed.in.quickbooks@example.com",
     )
     assert {f["status"] for f in fields if f["is_match"]} == {"matched"}
-    assert len(fields) == 9
+    assert len(fields) == 12  # names (display, given, family, company), contact, address, tax
     row = _by(recon.query("select * from reconciliation.customer_tieout"), "ops_customer_id")[
         str(c["id"])
     ]

@@ -1,32 +1,12 @@
--- field by field, each operations customer linked to a live QuickBooks customer: name,
+-- field by field, each operations customer linked to a live QuickBooks customer: names,
 -- email, phone, billing address and tax exemption, raw and normalised the way the
--- matching compares them (names and address lines as fb_normalize_name, email trimmed and
--- lower-cased, phone as its digits without a leading US 1, codes trimmed and upper-cased,
--- empty as null; QuickBooks' Taxable missing means taxable).
+-- matching and the outbound set compare them (fb_customer_fields: names and address
+-- lines as fb_normalize_name, email trimmed and lower-cased, phone as its digits without
+-- a leading US 1, codes trimmed and upper-cased, empty as null; QuickBooks' Taxable
+-- missing means taxable).
 -- A field that differs takes its customer's reason: edited_in_quickbooks (QuickBooks'
 -- SyncToken moved past the ledger's since the last push), pending (operations changed
 -- it, or the link is new, and the next push sends it) or field_mismatch (neither).
-{%- set fields = [
-    ('display_name', 'name'),
-    ('email', 'email'),
-    ('phone', 'phone'),
-    ('bill_line1', 'name'),
-    ('bill_city', 'name'),
-    ('bill_state', 'code'),
-    ('bill_postal_code', 'code'),
-    ('bill_country', 'code'),
-    ('tax_exempt', 'flag'),
-] %}
-{#- how each kind of field is normalised; COL stands for the column -#}
-{%- set phone_digits = "regexp_replace(COL, '[^0-9]', '', 'g')" %}
-{%- set normalizers = {
-    'name': "nullif(" ~ fb_normalize_name('COL') ~ ", '')",
-    'email': "nullif(lower(trim(COL)), '')",
-    'phone': "nullif(case when length(" ~ phone_digits ~ ") = 11 and " ~ phone_digits
-        ~ " like '1%' then substr(" ~ phone_digits ~ ", 2) else " ~ phone_digits ~ " end, '')",
-    'code': "nullif(upper(trim(COL)), '')",
-    'flag': "COL",
-} %}
 with
 
 ops_customers as (
@@ -74,6 +54,9 @@ ops_values as (
     select
         customer_id as ops_customer_id,
         display_name,
+        given_name,
+        family_name,
+        company_name,
         email,
         phone,
         bill_line1,
@@ -92,6 +75,9 @@ qbo_values as (
         qbo_customer_id,
         sync_token,
         display_name,
+        given_name,
+        family_name,
+        company_name,
         email,
         phone,
         bill_line1,
@@ -111,9 +97,7 @@ pairs as (
         matches.ops_customer_id,
         matches.qbo_customer_id,
         case
-            when
-                customer_ledger.sync_token is not null
-                and coalesce(qbo_values.sync_token <> customer_ledger.sync_token, true)
+            when {{ fb_is_edited_in_quickbooks('customer_ledger', 'qbo_values') }}
                 then 'edited_in_quickbooks'
             when outbound.ops_customer_id is not null then 'pending'
             else 'field_mismatch'
@@ -131,7 +115,7 @@ pairs as (
 
 compared as (
 
-    {%- for field, kind in fields %}
+    {%- for field, kind in fb_customer_fields() %}
 
     select
         pairs.ops_customer_id,
@@ -139,8 +123,8 @@ compared as (
         '{{ field }}' as field_name,
         ops_values.{{ field }} as ops_value,
         qbo_values.{{ field }} as qbo_value,
-        {{ normalizers[kind] | replace('COL', 'ops_values.' ~ field) }} as ops_normalized,
-        {{ normalizers[kind] | replace('COL', 'qbo_values.' ~ field) }} as qbo_normalized,
+        {{ fb_normalize_field('ops_values.' ~ field, kind) }} as ops_normalized,
+        {{ fb_normalize_field('qbo_values.' ~ field, kind) }} as qbo_normalized,
         pairs.difference_status
     from pairs
     inner join ops_values
