@@ -10,9 +10,12 @@ from hypothesis import strategies as st
 
 from fieldbooks.qbo.payloads import (
     customer_payload,
+    expense_payload,
     invoice_payload,
+    job_payload,
     payment_payload,
     quote_query_value,
+    vendor_payload,
 )
 
 
@@ -136,3 +139,90 @@ def test_query_literals_escape_backslashes_before_quotes(text):
             out.append(inner[i])
             i += 1
     assert "".join(out) == text
+
+
+def _expense_row(**overrides):
+    row = {
+        "ops_expense_id": "7",
+        "txn_type": "Purchase",
+        "payment_type": "CreditCard",
+        "payment_account_id": 13,
+        "txn_date": date(2026, 10, 2),
+        "due_date": None,
+        "doc_number": "RCPT-000123",
+        "private_note": "fieldbooks:expense:7",
+        "department_id": 1,
+        "expense_account_id": 8,
+        "class_id": 2,
+        "billable_status": "Billable",
+        "description": "Materials for the job",
+        "amount": Decimal("120.50"),
+    }
+    return {**row, **overrides}
+
+
+def test_card_expense_is_a_purchase_from_the_mapped_account_with_one_billable_line():
+    body = expense_payload(_expense_row(), "50", "31")
+    assert body["PaymentType"] == "CreditCard"
+    assert body["AccountRef"] == {"value": "13"}
+    assert body["EntityRef"] == {"value": "50", "type": "Vendor"}
+    assert body["DepartmentRef"] == {"value": "1"}
+    assert body["PrivateNote"] == "fieldbooks:expense:7"
+    assert "VendorRef" not in body and "APAccountRef" not in body
+    [line] = body["Line"]
+    assert line["Amount"] == Decimal("120.50")
+    assert line["AccountBasedExpenseLineDetail"] == {
+        "AccountRef": {"value": "8"},
+        "CustomerRef": {"value": "31"},
+        "ClassRef": {"value": "2"},
+        "BillableStatus": "Billable",
+    }
+
+
+def test_on_account_expense_is_a_bill_owed_on_accounts_payable():
+    row = _expense_row(
+        txn_type="Bill",
+        payment_type=None,
+        payment_account_id="12",
+        due_date=date(2026, 11, 1),
+        class_id=None,
+        billable_status="NotBillable",
+    )
+    body = expense_payload(row, "50", None)
+    assert body["VendorRef"] == {"value": "50"}
+    assert body["APAccountRef"] == {"value": "12"}
+    assert body["DueDate"] == "2026-11-01"
+    assert "PaymentType" not in body and "AccountRef" not in body and "EntityRef" not in body
+    detail = body["Line"][0]["AccountBasedExpenseLineDetail"]
+    assert "CustomerRef" not in detail and "ClassRef" not in detail
+    assert detail["BillableStatus"] == "NotBillable"
+
+
+def test_job_payload_is_a_sub_customer_billed_with_its_parent():
+    body = job_payload({"ops_job_id": 4, "display_name": "J-1004 Repair", "is_active": True}, "58")
+    assert body == {
+        "DisplayName": "J-1004 Repair",
+        "Job": True,
+        "ParentRef": {"value": "58"},
+        "BillWithParent": True,
+        "Active": True,
+        "Notes": "fieldbooks:job:4",
+    }
+
+
+def test_vendor_payload_keeps_the_real_name_for_checks():
+    body = vendor_payload(
+        {
+            "display_name": "Ortiz Roofing (vendor)",
+            "print_on_check_name": "Ortiz Roofing",
+            "email": None,
+            "bill_city": "Austin",
+            "is_1099": True,
+            "is_active": True,
+        }
+    )
+    assert body["DisplayName"] == "Ortiz Roofing (vendor)"
+    assert body["PrintOnCheckName"] == "Ortiz Roofing"
+    assert body["Vendor1099"] is True
+    assert body["BillAddr"] == {"City": "Austin"}
+    assert "PrimaryEmailAddr" not in body

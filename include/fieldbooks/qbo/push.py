@@ -1,7 +1,9 @@
 """Step 5a: write the outbound change sets to QuickBooks, exactly once.
 
-Order follows the references: customers, then invoices, then payments. Each write
-is bracketed by the ledger (intent + deterministic requestid before, QuickBooks id
+Order follows the references: customers, vendors, jobs (sub-customers), invoices,
+payments, expenses (Purchases and Bills), then voids and expense deletes. References are
+resolved from the ledger as each set is loaded, so a vendor or job created earlier in the
+run is usable by an expense in the same run. Each write is bracketed by the ledger (intent + deterministic requestid before, QuickBooks id
 after); a `pending` row left by a crash is resolved by looking the object up by its
 marker before anything is created again. A record QuickBooks refuses becomes an
 issue with the cause; the rest of the run goes on. Auth failures stop the load.
@@ -24,9 +26,13 @@ from fieldbooks.money import dumps_exact
 from fieldbooks.qbo.client import company_url, open_client
 from fieldbooks.qbo.payloads import (
     customer_payload,
+    expense_payload,
     invoice_payload,
+    job_payload,
     payment_payload,
     quote_query_value,
+    vendor_marker,
+    vendor_payload,
 )
 from fieldbooks.warehouse.connection import WarehouseConnection, connect
 from fieldbooks.warehouse.state import ensure_state
@@ -65,9 +71,9 @@ class LoadReport:
 class Write:
     """One intended write of one record."""
 
-    entity: str  # customer, invoice, payment
+    entity: str  # the ledger's: customer, vendor, job, invoice, payment, expense
     ops_id: str
-    operation: str  # create, update, void (link: found, nothing sent)
+    operation: str  # create, update, void, delete (link: found, nothing sent)
     body: dict[str, Any]
     payload_hash: str
     marker: str
@@ -75,6 +81,40 @@ class Write:
     sync_token: str | None = None
     # why, for the audit log (e.g. the conflict policy that chose this write)
     note: str | None = None
+    # the QuickBooks entity when it is not the ledger's (a job is a Customer, an expense a
+    # Purchase or a Bill)
+    qbo_entity: str | None = None
+
+    @classmethod
+    def of_row(
+        cls,
+        entity: str,
+        row: dict[str, Any],
+        *,
+        body: dict[str, Any],
+        marker: str,
+        ops_id: str,
+        operation: str | None = None,
+        **extra: Any,
+    ) -> Write:
+        """The write of one change-set row: its action (unless given), payload hash, and
+        the QuickBooks id and SyncToken it carries, if any."""
+        return cls(
+            entity=entity,
+            ops_id=ops_id,
+            operation=operation or row["action"],
+            body=body,
+            payload_hash=row["payload_hash"],
+            marker=marker,
+            qbo_id=_str(row.get("qbo_id")),
+            sync_token=_str(row.get("qbo_sync_token")),
+            **extra,
+        )
+
+    @property
+    def qbo_name(self) -> str:
+        """The QuickBooks entity this write goes to (`Customer`, `Purchase`...)."""
+        return self.qbo_entity or self.entity.capitalize()
 
 
 def held_ids(wh: WarehouseConnection, realm_id: str, entity: str, run_id: str) -> set[str]:
@@ -95,7 +135,8 @@ def _find_by_marker(client: Any, write: Write) -> dict[str, Any] | None:
             f"SELECT * FROM Invoice WHERE DocNumber = {quote_query_value(write.marker)}"
         )
         objects = found.get("QueryResponse", {}).get("Invoice", [])
-    elif write.entity == "customer":
+    elif write.entity in ("customer", "job"):
+        # a job is a sub-customer: same DisplayName rule, its own note
         name = write.body["DisplayName"]
         found = client.query(
             f"SELECT * FROM Customer WHERE DisplayName = {quote_query_value(name)} AND Active IN (true, false)"
@@ -104,6 +145,24 @@ def _find_by_marker(client: Any, write: Write) -> dict[str, Any] | None:
             c
             for c in found.get("QueryResponse", {}).get("Customer", [])
             if c.get("Notes") == write.marker
+        ]
+    elif write.entity == "vendor":
+        # a vendor has no note to carry the marker; its DisplayName is unique in the company
+        name = write.body["DisplayName"]
+        found = client.query(
+            f"SELECT * FROM Vendor WHERE DisplayName = {quote_query_value(name)} AND Active IN (true, false)"
+        )
+        objects = found.get("QueryResponse", {}).get("Vendor", [])
+    elif write.entity == "expense":
+        objects = [
+            t
+            for t in _query_all(
+                client,
+                f"SELECT * FROM {write.qbo_name} "
+                f"WHERE TxnDate = {quote_query_value(write.body['TxnDate'])}",
+                write.qbo_name,
+            )
+            if t.get("PrivateNote") == write.marker
         ]
     else:
         customer = write.body["CustomerRef"]["value"]
@@ -119,18 +178,38 @@ def _find_by_marker(client: Any, write: Write) -> dict[str, Any] | None:
     return objects[0] if objects else None
 
 
+def _query_all(client: Any, query: str, entity: str, page: int = 1000) -> list[dict[str, Any]]:
+    """Every object a query finds, page by page (MAXRESULTS is at most 1000)."""
+    objects: list[dict[str, Any]] = []
+    position = 1
+    while True:
+        found = client.query(f"{query} STARTPOSITION {position} MAXRESULTS {page}")
+        batch = found.get("QueryResponse", {}).get(entity, [])
+        objects.extend(batch)
+        if len(batch) < page:
+            return objects
+        position += page
+
+
+def _current_token(client: Any, write: Write) -> str:
+    """The object's SyncToken now (read from QuickBooks)."""
+    current = client.get(company_url(client, f"{write.qbo_name.lower()}/{write.qbo_id}"))
+    return str(current[write.qbo_name]["SyncToken"])
+
+
 def _send_once(client: Any, write: Write, request_id: str) -> dict[str, Any]:
     """Create or sparse-update one object; returns the object QuickBooks answers with."""
-    qbo_entity = write.entity.capitalize()
+    qbo_entity = write.qbo_name
     if write.operation == "void":
         return _void_once(client, write, request_id)
+    if write.operation == "delete":
+        return _delete_once(client, write, request_id)
     if write.operation == "create":
         answer = client.create_object(qbo_entity, dumps_exact(write.body), request_id=request_id)
     else:
         token = write.sync_token
         if token is None:
-            current = client.get(company_url(client, f"{write.entity}/{write.qbo_id}"))
-            token = current[qbo_entity]["SyncToken"]
+            token = _current_token(client, write)
         body = {**write.body, "Id": write.qbo_id, "SyncToken": token, "sparse": True}
         answer = client.update_object(qbo_entity, dumps_exact(body), request_id=request_id)
     return answer[qbo_entity]
@@ -142,11 +221,10 @@ def _void_once(client: Any, write: Write, request_id: str) -> dict[str, Any]:
     An invoice is voided with `?operation=void`, a payment with a sparse update
     `?operation=update&include=void`; both need the current SyncToken.
     """
-    qbo_entity = write.entity.capitalize()
+    qbo_entity = write.qbo_name
     token = write.sync_token
     if token is None:
-        current = client.get(company_url(client, f"{write.entity}/{write.qbo_id}"))
-        token = current[qbo_entity]["SyncToken"]
+        token = _current_token(client, write)
     body: dict[str, Any] = {"Id": write.qbo_id, "SyncToken": token}
     if write.entity == "invoice":
         params = {"operation": "void"}
@@ -154,8 +232,34 @@ def _void_once(client: Any, write: Write, request_id: str) -> dict[str, Any]:
         params = {"operation": "update", "include": "void"}
         body["sparse"] = True
     answer = client.post(
-        company_url(client, write.entity), dumps_exact(body), params=params, request_id=request_id
+        company_url(client, qbo_entity.lower()),
+        dumps_exact(body),
+        params=params,
+        request_id=request_id,
     )
+    return answer[qbo_entity]
+
+
+def _delete_once(client: Any, write: Write, request_id: str) -> dict[str, Any]:
+    """Delete one transaction (`?operation=delete` with Id and the current SyncToken).
+
+    One QuickBooks no longer has (a person deleted it there, or our answer was lost) is
+    what was wanted: it is recorded as deleted.
+    """
+    from quickbooks.exceptions import ObjectNotFoundException
+
+    qbo_entity = write.qbo_name
+    try:
+        token = write.sync_token if write.sync_token is not None else _current_token(client, write)
+        answer = client.post(
+            company_url(client, qbo_entity.lower()),
+            dumps_exact({"Id": write.qbo_id, "SyncToken": token}),
+            params={"operation": "delete"},
+            request_id=request_id,
+        )
+    except ObjectNotFoundException:
+        log.info("%s %s: already gone from QuickBooks", write.entity, write.ops_id)
+        return {"Id": write.qbo_id, "status": "Deleted"}
     return answer[qbo_entity]
 
 
@@ -223,7 +327,7 @@ def apply_write(
         obj, outcome = _send(client, write, request_id)
     except Exception as exc:  # classified below; nothing is dropped
         cls = classify_qbo_error(exc)
-        if cls is ErrorClass.CONFLICT and write.operation in ("update", "void"):
+        if cls is ErrorClass.CONFLICT and write.operation in ("update", "void", "delete"):
             # Stale SyncToken: operations is the system of record here, so re-read and re-apply.
             try:
                 obj, outcome = _send(client, replace(write, sync_token=None), request_id + "-r")
@@ -253,7 +357,7 @@ def _record_success(
         ops_id=write.ops_id,
         state="sent",
         qbo_id=str(obj["Id"]),
-        sync_token=str(obj.get("SyncToken")),
+        sync_token=_str(obj.get("SyncToken")),
         payload_hash=write.payload_hash,
         request_id=request_id,
         marker=write.marker,
@@ -414,7 +518,8 @@ def _load_entity(
 
 
 def load_quickbooks(settings: Settings, run_id: str) -> LoadReport:
-    """Write customers, invoices and payments from the sync marts to QuickBooks, then voids."""
+    """Write customers, vendors, jobs, invoices, payments and expenses from the sync marts
+    to QuickBooks, then voids and expense deletes."""
     realm = settings.qbo.realm_id
     report = LoadReport()
     client = open_client(settings.qbo, settings.token_store)
@@ -430,29 +535,24 @@ def load_quickbooks(settings: Settings, run_id: str) -> LoadReport:
                     realm,
                     run_id,
                     report,
-                    Write(
-                        entity="customer",
+                    # with the SyncToken linked: a later edit in QuickBooks moves past it
+                    Write.of_row(
+                        "customer",
+                        row,
                         ops_id=ops_id,
                         operation="link",
                         body=body,
-                        payload_hash=row["payload_hash"],
                         marker=body["Notes"],
-                        qbo_id=str(row["qbo_id"]),
-                        # the version linked: a later edit in QuickBooks moves past it
-                        sync_token=_str(row.get("qbo_sync_token")),
                     ),
                     detail=f"matched by {row['match_method']}",
                 )
                 return None
-            return Write(
-                entity="customer",
+            return Write.of_row(
+                "customer",
+                row,
                 ops_id=ops_id,
-                operation=row["action"],
                 body=body,
-                payload_hash=row["payload_hash"],
                 marker=body["Notes"],
-                qbo_id=_str(row.get("qbo_id")),
-                sync_token=_str(row.get("qbo_sync_token")),
                 note=(
                     f"changed in both systems; policy {row['conflict_policy']} sends operations' "
                     f"version ({row['changed_fields'] or 'no field differs'})"
@@ -473,6 +573,9 @@ def load_quickbooks(settings: Settings, run_id: str) -> LoadReport:
             customer_write,
         )
 
+        _load_vendors(wh, client, realm, run_id, report)
+        _load_jobs(wh, client, realm, run_id, report)
+
         customers = qbo_ids(wh, realm, "customer")
         lines_by_invoice: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for line in _rows(wh, "sync_qbo_invoice_lines", "ops_invoice_id, line_number"):
@@ -490,15 +593,12 @@ def load_quickbooks(settings: Settings, run_id: str) -> LoadReport:
                     reason=f"invoice {row['doc_number']}: customer {row['ops_customer_id']} has no QuickBooks customer yet",
                     hint="Resolve the customer's own issue (fieldbooks issues list); the invoice follows on the next run.",
                 )
-            return Write(
-                entity="invoice",
+            return Write.of_row(
+                "invoice",
+                row,
                 ops_id=ops_id,
-                operation=row["action"],
                 body=invoice_payload(row, lines_by_invoice[ops_id], customer),
-                payload_hash=row["payload_hash"],
                 marker=row["doc_number"],
-                qbo_id=_str(row.get("qbo_id")),
-                sync_token=_str(row.get("qbo_sync_token")),
             )
 
         _load_entity(
@@ -543,12 +643,12 @@ def load_quickbooks(settings: Settings, run_id: str) -> LoadReport:
                     reason=f"payment {ops_id}: {what} not in QuickBooks yet",
                     hint="Resolve the invoice's own issue (fieldbooks issues list); the payment follows on the next run.",
                 )
-            return Write(
-                entity="payment",
+            return Write.of_row(
+                "payment",
+                row,
                 ops_id=ops_id,
                 operation="create",
                 body=payment_payload(row, lines, customer),
-                payload_hash=row["payload_hash"],
                 marker=row["private_note"],
             )
 
@@ -565,15 +665,13 @@ def load_quickbooks(settings: Settings, run_id: str) -> LoadReport:
         )
 
         def void_write(row: dict[str, Any]) -> Write | Issue | None:
-            write = Write(
-                entity=row["entity"],
+            write = Write.of_row(
+                row["entity"],
+                row,
                 ops_id=str(row["ops_id"]),
                 operation="void",
                 body={},
-                payload_hash=row["payload_hash"],
                 marker=row["marker"],
-                qbo_id=str(row["qbo_id"]),
-                sync_token=_str(row.get("qbo_sync_token")),
             )
             if row["action"] == "record":
                 _record_found(wh, realm, run_id, report, write, detail="already void in QuickBooks")
@@ -593,6 +691,11 @@ def load_quickbooks(settings: Settings, run_id: str) -> LoadReport:
                 )
             return write
 
+        expenses = _rows(wh, "sync_qbo_expenses", "ops_expense_id")
+        _load_expenses(
+            wh, client, realm, run_id, report, [r for r in expenses if r["action"] != "delete"]
+        )
+
         # voids last, payments before invoices: QuickBooks will not void an invoice that a
         # live payment still pays
         voids = _rows(wh, "sync_qbo_voids", "entity desc, ops_id")
@@ -608,8 +711,202 @@ def load_quickbooks(settings: Settings, run_id: str) -> LoadReport:
                 "ops_id",
                 void_write,
             )
+        _load_expenses(
+            wh, client, realm, run_id, report, [r for r in expenses if r["action"] == "delete"]
+        )
     log.info("load_quickbooks: %s", report.as_dict())
     return report
+
+
+def _load_vendors(
+    wh: WarehouseConnection, client: Any, realm: str, run_id: str, report: LoadReport
+) -> None:
+    """Create, link or update the vendors of sync_qbo_vendors (as customers are)."""
+
+    def vendor_write(row: dict[str, Any]) -> Write | Issue | None:
+        ops_id = str(row["ops_vendor_id"])
+        body = vendor_payload(row)
+        if row["resolution"] == "ambiguous":
+            return Issue(
+                realm_id=realm,
+                entity="vendor",
+                ops_id=ops_id,
+                kind="vendor_ambiguous",
+                reason=(
+                    f"vendor '{row['display_name']}' matches several QuickBooks vendors: "
+                    f"{row['candidate_qbo_ids']}"
+                ),
+                hint=(
+                    "Give the operations vendor the email of the right QuickBooks vendor, or "
+                    "merge the duplicates in QuickBooks; its expenses follow on the next run."
+                ),
+            )
+        write = Write.of_row(
+            "vendor",
+            row,
+            ops_id=ops_id,
+            body=body,
+            marker=vendor_marker(ops_id),
+        )
+        if row["action"] == "link":
+            _record_found(
+                wh, realm, run_id, report, write, detail=f"matched by {row['match_method']}"
+            )
+            return None
+        return write
+
+    _load_entity(
+        wh,
+        client,
+        realm,
+        run_id,
+        report,
+        "vendor",
+        _rows(wh, "sync_qbo_vendors", "ops_vendor_id"),
+        "ops_vendor_id",
+        vendor_write,
+    )
+
+
+def _load_jobs(
+    wh: WarehouseConnection, client: Any, realm: str, run_id: str, report: LoadReport
+) -> None:
+    """Create or update the jobs of sync_qbo_jobs as sub-customers of their customer.
+
+    The parent is resolved now, from the ledger: a customer created earlier in this run
+    counts, whatever dbt's waiting_on said before the load.
+    """
+    customers = qbo_ids(wh, realm, "customer")
+
+    def job_write(row: dict[str, Any]) -> Write | Issue:
+        ops_id = str(row["ops_job_id"])
+        parent = customers.get(str(row["ops_customer_id"])) or _str(
+            row.get("parent_qbo_customer_id")
+        )
+        if parent is None:
+            return Issue(
+                realm_id=realm,
+                entity="job",
+                ops_id=ops_id,
+                kind="customer_unresolved",
+                reason=(
+                    f"job {row['display_name']}: customer {row['ops_customer_id']} has no "
+                    "QuickBooks customer yet"
+                ),
+                hint="Resolve the customer's own issue (fieldbooks issues list); the job follows on the next run.",
+            )
+        body = job_payload(row, parent)
+        return Write.of_row(
+            "job",
+            row,
+            ops_id=ops_id,
+            body=body,
+            marker=body["Notes"],
+            qbo_entity="Customer",
+        )
+
+    _load_entity(
+        wh,
+        client,
+        realm,
+        run_id,
+        report,
+        "job",
+        _rows(wh, "sync_qbo_jobs", "ops_job_id"),
+        "ops_job_id",
+        job_write,
+    )
+
+
+def _load_expenses(
+    wh: WarehouseConnection,
+    client: Any,
+    realm: str,
+    run_id: str,
+    report: LoadReport,
+    rows: list[dict[str, Any]],
+) -> None:
+    """Write expenses as Purchases (card, cash) or Bills (on account), or delete them.
+
+    The vendor and the job (or customer) are resolved now, from the ledger, so ones
+    written earlier in this run count; an unmapped category or payment method, or a
+    reference still missing, holds the expense with an issue that says what to fix.
+    """
+    vendors = qbo_ids(wh, realm, "vendor")
+    refs = {entity: qbo_ids(wh, realm, entity) for entity in ("job", "customer")}
+
+    def expense_write(row: dict[str, Any]) -> Write | Issue:
+        ops_id = str(row["ops_expense_id"])
+
+        def held(kind: str, reason: str, hint: str) -> Issue:
+            return Issue(
+                realm_id=realm,
+                entity="expense",
+                ops_id=ops_id,
+                qbo_id=_str(row.get("qbo_id")),
+                kind=kind,
+                reason=f"expense {ops_id} ({row['doc_number'] or 'no reference'}): {reason}",
+                hint=hint,
+            )
+
+        if row["action"] == "delete":
+            return Write.of_row(
+                "expense",
+                row,
+                ops_id=ops_id,
+                operation="delete",
+                body={},
+                marker=row["private_note"],
+                qbo_entity=row["txn_type"],
+                note="deleted in operations",
+            )
+        if row["expense_account_id"] is None:
+            return held(
+                "expense_category_unmapped",
+                f"category '{row['expense_category']}' has no reviewed QuickBooks expense account",
+                "Map the category to an expense account in dbt_project/seeds/map_expense_categories.csv "
+                "(a row with reviewed = true); the expense follows on the next run.",
+            )
+        if row["payment_account_id"] is None or (
+            row["txn_type"] == "Purchase" and row["payment_type"] is None
+        ):
+            return held(
+                "payment_method_unmapped",
+                f"paid by '{row['paid_by']}', which has no reviewed QuickBooks payment account",
+                "Map the payment method in dbt_project/seeds/map_expense_payment_accounts.csv "
+                "(a row with reviewed = true); the expense follows on the next run.",
+            )
+        vendor = vendors.get(str(row["ops_vendor_id"])) or _str(row.get("qbo_vendor_id"))
+        if vendor is None:
+            return held(
+                "vendor_unresolved",
+                f"vendor {row['ops_vendor_id']} has no QuickBooks vendor yet",
+                "Resolve the vendor's own issue (fieldbooks issues list); the expense follows on the next run.",
+            )
+        customer_ref = None
+        if row["ops_customer_ref_id"] is not None:
+            entity = row["customer_ref_entity"]
+            customer_ref = refs[entity].get(str(row["ops_customer_ref_id"])) or _str(
+                row.get("customer_ref_id")
+            )
+            if customer_ref is None:
+                return held(
+                    "job_unresolved",
+                    f"{entity} {row['ops_customer_ref_id']} of job {row['ops_job_id']} is not in QuickBooks yet",
+                    f"Resolve the {entity}'s own issue (fieldbooks issues list); the expense follows on the next run.",
+                )
+        return Write.of_row(
+            "expense",
+            row,
+            ops_id=ops_id,
+            body=expense_payload(row, vendor, customer_ref),
+            marker=row["private_note"],
+            qbo_entity=row["txn_type"],
+        )
+
+    _load_entity(
+        wh, client, realm, run_id, report, "expense", rows, "ops_expense_id", expense_write
+    )
 
 
 def _str(value: Any) -> str | None:

@@ -5,9 +5,13 @@
 -- job's trade (map_trades), the location of the branch (map_branches, on the header) and
 -- the billable status. Only reviewed mappings are used.
 -- action: create (no ledger row), update (payload changed, or last push pending/failed),
--- delete (deleted in operations after it was written). A row that cannot be written yet
--- says why in waiting_on (first reason): an unmapped category or payment method, a
--- vendor or job not in QuickBooks yet; the loader skips it and validation raises it.
+-- delete (deleted in operations after it was written, until the ledger holds the delete's
+-- own payload hash). A row that cannot be written yet says why in waiting_on (first
+-- reason): an unmapped category or payment method, a vendor or job not in QuickBooks yet.
+-- waiting_on is as of this build: the loader resolves the vendor and the CustomerRef
+-- (customer_ref_entity + ops_customer_ref_id) again from the ledger when it writes, so
+-- ones it wrote earlier in the same run count. The payload hash names the vendor and the
+-- job by their operations ids, so linking them later does not make the expense "changed".
 with
 
 expenses as (
@@ -82,6 +86,14 @@ job_links as (
         jobs.customer_id,
         jobs.trade_id,
         case
+            when {{ var('jobs_as_subcustomers') }} then 'job'
+            else 'customer'
+        end as customer_ref_entity,
+        case
+            when {{ var('jobs_as_subcustomers') }} then jobs.job_id
+            else jobs.customer_id
+        end as ops_customer_ref_id,
+        case
             when {{ var('jobs_as_subcustomers') }}
                 then coalesce(job_ledger.qbo_id, jobs.qbo_id)
             else customers.qbo_customer_id
@@ -113,6 +125,8 @@ payloads as (
         expenses.expense_category,
         category_map.qbo_account_id as expense_account_id,
         expenses.job_id as ops_job_id,
+        job_links.customer_ref_entity,
+        job_links.ops_customer_ref_id,
         job_links.qbo_customer_ref_id as customer_ref_id,
         trade_map.qbo_class_id as class_id,
         case
@@ -151,13 +165,14 @@ hashed as (
             'payloads.txn_type',
             'payloads.payment_type',
             'payloads.payment_account_id',
-            'payloads.qbo_vendor_id',
+            'payloads.ops_vendor_id',
             'payloads.txn_date',
             'payloads.due_date',
             'payloads.doc_number',
             'payloads.department_id',
             'payloads.expense_account_id',
-            'payloads.customer_ref_id',
+            'payloads.customer_ref_entity',
+            'payloads.ops_customer_ref_id',
             'payloads.class_id',
             'payloads.billable_status',
             'payloads.description',
@@ -167,16 +182,32 @@ hashed as (
 
 ),
 
+ledgered as (
+
+    select
+        hashed.*,
+        expense_ledger.ops_id as ledger_ops_id,
+        expense_ledger.qbo_id,
+        expense_ledger.state as ledger_state,
+        expense_ledger.payload_hash as ledger_payload_hash,
+        {{ fb_hash(["'delete'", "'expense'", 'hashed.ops_expense_id', 'expense_ledger.qbo_id']) }}
+            as delete_hash
+    from hashed
+    left join expense_ledger
+        on hashed.ops_expense_id = expense_ledger.ops_id
+
+),
+
 decided as (
 
     select
         hashed.ops_expense_id,
         case
             when hashed.is_deleted then 'delete'
-            when expense_ledger.qbo_id is null then 'create'
+            when hashed.qbo_id is null then 'create'
             else 'update'
         end as action,
-        expense_ledger.qbo_id,
+        hashed.qbo_id,
         hashed.txn_type,
         hashed.paid_by,
         hashed.payment_type,
@@ -191,23 +222,29 @@ decided as (
         hashed.expense_category,
         hashed.expense_account_id,
         hashed.ops_job_id,
+        hashed.customer_ref_entity,
+        hashed.ops_customer_ref_id,
         hashed.customer_ref_id,
         hashed.class_id,
         hashed.billable_status,
         hashed.description,
         hashed.amount,
         case when hashed.is_deleted then null else hashed.waiting_on end as waiting_on,
-        hashed.payload_hash,
+        -- a delete carries its own hash: once the ledger holds it, the delete is done
+        case when hashed.is_deleted then hashed.delete_hash else hashed.payload_hash end
+            as payload_hash,
         case
-            when hashed.is_deleted and expense_ledger.qbo_id is not null then 'deleted'
+            when
+                hashed.is_deleted
+                and hashed.qbo_id is not null
+                and coalesce(hashed.ledger_payload_hash, '') <> hashed.delete_hash
+                then 'deleted'
             when hashed.is_deleted then null
-            when expense_ledger.ops_id is null then 'new'
-            when expense_ledger.state in ('pending', 'failed') then 'retry'
-            when coalesce(expense_ledger.payload_hash, '') <> hashed.payload_hash then 'changed'
+            when hashed.ledger_ops_id is null then 'new'
+            when hashed.ledger_state in ('pending', 'failed') then 'retry'
+            when coalesce(hashed.ledger_payload_hash, '') <> hashed.payload_hash then 'changed'
         end as reason
-    from hashed
-    left join expense_ledger
-        on hashed.ops_expense_id = expense_ledger.ops_id
+    from ledgered as hashed
 
 )
 

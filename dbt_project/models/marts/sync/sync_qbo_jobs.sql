@@ -2,7 +2,9 @@
 -- customer (Job = true, ParentRef, BillWithParent), when job-level costing is on
 -- (var jobs_as_subcustomers). A job whose customer is not in QuickBooks yet waits
 -- (waiting_on = 'customer'). Links come from the ledger or the job's qbo_id only: a
--- job is never matched by name.
+-- job is never matched by name. waiting_on is as of this build: the loader resolves the
+-- parent again from the ledger, so a customer it created earlier in the run counts; the
+-- payload hash names the parent by its operations id, so linking it later changes nothing.
 with
 
 jobs as (
@@ -58,7 +60,7 @@ hashed as (
         payloads.*,
         {{ fb_hash([
             'payloads.display_name',
-            'payloads.parent_qbo_customer_id',
+            'payloads.ops_customer_id',
             'payloads.is_active',
         ]) }} as payload_hash
     from payloads
