@@ -178,11 +178,20 @@ def _merge(
 def confirm_ledger(wh: WarehouseConnection, realm_id: str) -> int:
     """Mark `sent` ledger rows `confirmed` once QuickBooks shows the object back."""
     total = 0
-    for entity in ("customer", "invoice", "payment"):
+    # the ledger's entity and the raw table its objects come back in (a job is a
+    # sub-customer); an expense, a Purchase or a Bill, stays `sent`: the ledger does not
+    # say which, and the two may share an Id
+    for entity, table in (
+        ("customer", "customer"),
+        ("vendor", "vendor"),
+        ("job", "customer"),
+        ("invoice", "invoice"),
+        ("payment", "payment"),
+    ):
         cur = wh.execute(
             f"""update fieldbooks.sync_ledger set state = 'confirmed', updated_at = %s
                 where realm_id = %s and entity = %s and state = 'sent'
-                  and qbo_id in (select id from raw_qbo.{entity} where realm_id = %s and not deleted)""",
+                  and qbo_id in (select id from raw_qbo.{table} where realm_id = %s and not deleted)""",
             (utcnow(), realm_id, entity, realm_id),
         )
         total += max(cur.rowcount or 0, 0) if wh.kind == "postgres" else 0
