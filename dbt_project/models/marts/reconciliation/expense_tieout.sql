@@ -3,9 +3,9 @@
 -- ops side: live expenses, and deleted ones whose transaction is still live in QuickBooks.
 -- Paired through the ledger (entity 'expense'), the ops qbo_id, else the marker a push
 -- leaves in PrivateNote ('fieldbooks:expense:<ops id>', as sync_qbo_expenses sets it).
--- The mapping is sync_qbo_expenses': the account and job (CustomerRef) an expense should
--- carry are known, and compared, while it is in the outbound set; one in sync (the
--- ledger's payload hash is today's) is compared on its amount only.
+-- The mapping is int_expenses_mapped's, the one the outbound set writes: every expense
+-- is compared on amount, account and job (CustomerRef), in sync or not, so an expense
+-- recategorised or moved to another job in QuickBooks shows.
 -- A Purchase or Bill without fieldbooks' marker was entered by a person in QuickBooks:
 -- entered_in_quickbooks, ordinary bookkeeping, not missing_in_ops.
 -- difference is ops minus QuickBooks, a missing (or deleted) side counting as zero.
@@ -32,6 +32,12 @@ ops_jobs as (
 outbound as (
 
     select * from {{ ref('sync_qbo_expenses') }}
+
+),
+
+mapped as (
+
+    select * from {{ ref('int_expenses_mapped') }}
 
 ),
 
@@ -316,8 +322,8 @@ ops_side as (
         ops_expenses.paid_by,
         ops_expenses.reference,
         ops_expenses.expense_date,
-        outbound.expense_account_id as mapped_account_id,
-        outbound.customer_ref_id as mapped_customer_ref_id,
+        mapped.expense_account_id as mapped_account_id,
+        mapped.customer_ref_id as mapped_customer_ref_id,
         case when not ops_expenses.is_deleted then ops_expenses.amount end as amount
     from ops_expenses
     inner join expense_links
@@ -326,6 +332,8 @@ ops_side as (
         on ops_expenses.expense_id = expense_ledger.ops_id
     left join outbound
         on ops_expenses.expense_id = outbound.ops_expense_id
+    left join mapped
+        on ops_expenses.expense_id = mapped.ops_expense_id
     left join ops_vendors
         on ops_expenses.vendor_id = ops_vendors.vendor_id
     left join ops_jobs
@@ -378,13 +386,14 @@ compared as (
     select
         paired.*,
         cast(coalesce(paired.ops_amount, 0) - coalesce(paired.qbo_amount, 0) as numeric(18, 2)) as difference,
-        -- compared only where the mapping is known (the expense is in the outbound set)
+        -- compared where the mapping is known: an unmapped category, or a job not in
+        -- QuickBooks yet, is the outbound set's waiting_on, not a difference
         (
             paired.mapped_account_id is null
             or coalesce(paired.qbo_account_ids, '') = paired.mapped_account_id
         ) as is_account_agreed,
         (
-            not paired.is_outbound
+            paired.ops_expense_id is null
             or (paired.ops_job_id is not null and paired.mapped_customer_ref_id is null)
             or coalesce(paired.qbo_customer_ids, '') = coalesce(paired.mapped_customer_ref_id, '')
         ) as is_job_agreed
