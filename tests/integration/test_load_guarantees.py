@@ -378,8 +378,12 @@ def test_customer_edits_in_quickbooks_go_to_operations_and_conflicts_follow_the_
         }
         conflicts = wh.fetchdicts("select * from sync.sync_conflicts")
         sent = wh.fetchdicts(
-            "select ops_id, detail from fieldbooks.sync_events "
-            "where run_id = 'run-c2' and entity = 'customer' and outcome = 'ok'"
+            "select ops_id, detail from fieldbooks.sync_events where run_id = 'run-c2' "
+            "and entity = 'customer' and outcome = 'ok' and direction = 'to_quickbooks'"
+        )
+        applied = wh.fetchall(
+            "select ops_id, detail from fieldbooks.sync_events where run_id = 'run-c2' "
+            "and entity = 'customer' and direction = 'to_ops'"
         )
     assert to_ops[only_qbo]["action"] == "update"
     assert to_ops[only_qbo]["changed_fields"] == "email"
@@ -390,6 +394,7 @@ def test_customer_edits_in_quickbooks_go_to_operations_and_conflicts_follow_the_
         (both, "newest_wins", "send_to_quickbooks")
     ]
     assert [e["ops_id"] for e in sent] == [both]
+    assert applied == [(only_qbo, "edited in QuickBooks (edited_in_quickbooks): email")]
     assert "newest_wins" in sent[0]["detail"]
     qbo_both = next(c for c in _objects(sandbox, "Customer") if c["Id"] == linked[both])
     assert qbo_both["PrimaryEmailAddr"]["Address"] == "ops-later@example.com"
@@ -415,6 +420,21 @@ def test_customer_edits_in_quickbooks_go_to_operations_and_conflicts_follow_the_
     assert [(i["ops_id"], i["kind"]) for i in issues] == [(both, "edited_in_quickbooks")]
     assert "company_name" in issues[0]["reason"] and "flag" in issues[0]["reason"]
     assert outbound == [] and inbound == []
+    # QuickBooks' edit reached operations, and neither side sees a change since: nothing
+    # goes back to QuickBooks, and the notes-only edit was only adopted
+    engine = create_engine(settings.ops_url)
+    with engine.connect() as conn:
+        email = conn.execute(
+            select(schema.customers.c.email).where(schema.customers.c.id == int(only_qbo))
+        ).scalar()
+    engine.dispose()
+    assert email == "new@books.example"
+    with connect(settings.warehouse_url) as wh:
+        settled = wh.fetchall(
+            "select ops_customer_id from sync.sync_qbo_customers "
+            "union all select ops_customer_id from sync.sync_ops_customers"
+        )
+    assert {r[0] for r in settled} & {only_qbo, notes_only} == set()
     qbo_both = next(c for c in _objects(sandbox, "Customer") if c["Id"] == linked[both])
     assert qbo_both["CompanyName"] == "Books Side LLC"
 

@@ -228,4 +228,22 @@ final as (
 
 )
 
-select * from final
+select
+    final.*,
+    -- the payload hash operations will have once QuickBooks' version is written to it
+    -- (load_ops records it in the ledger with QuickBooks' SyncToken)
+    {{ fb_hash([
+        'final.qbo_display_name',
+        'final.qbo_given_name',
+        'final.qbo_family_name',
+        'final.qbo_company_name',
+        'final.qbo_email',
+        'final.qbo_phone',
+        'final.qbo_bill_line1',
+        'final.qbo_bill_city',
+        'final.qbo_bill_state',
+        'final.qbo_bill_postal_code',
+        'final.qbo_bill_country',
+        'not cast(final.qbo_tax_exempt as boolean)',
+    ]) }} as qbo_payload_hash
+from final

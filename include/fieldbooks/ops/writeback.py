@@ -1,7 +1,8 @@
 """Step 5b: write what QuickBooks knows back to the operations DB.
 
 A payment recorded in QuickBooks becomes one operations payment (source `quickbooks`)
-with one application per invoice it pays; invoices' balance and status follow from
+with one application per invoice it pays; a customer edited in QuickBooks takes its
+QuickBooks fields (sync_ops_customers) unless operations changed it meanwhile; invoices' balance and status follow from
 their applications and credits; QuickBooks ids land in the `qbo_id` columns. Every
 write is keyed (a payment by its QuickBooks id) so a rerun finds it done and writes nothing.
 """
@@ -16,6 +17,7 @@ from itertools import groupby
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, func, insert, select, update
+from sqlalchemy.exc import SQLAlchemyError
 
 from fieldbooks.config import Settings
 from fieldbooks.issues import Issue, raise_issue
@@ -240,6 +242,101 @@ def apply_quickbooks_payments(
             counts["payment"] += 1
 
 
+# the customer fields QuickBooks' version replaces (sync_ops_customers' names; tax
+# exemption arrives as is_tax_exempt)
+CUSTOMER_FIELDS = (
+    "display_name",
+    "given_name",
+    "family_name",
+    "company_name",
+    "email",
+    "phone",
+    "bill_line1",
+    "bill_city",
+    "bill_state",
+    "bill_postal_code",
+    "bill_country",
+)
+
+
+def apply_customer_edits(
+    engine: Engine, wh: WarehouseConnection, realm_id: str, run_id: str, counts: Counter
+) -> None:
+    """Write customer edits made in QuickBooks (sync_ops_customers) to operations.
+
+    An `update` writes QuickBooks' version of every field, so the two agree exactly,
+    and only if the operations row is as it was extracted (its `updated_at`): one edited
+    in operations since waits for the next run, where the conflict policy decides. The
+    ledger then takes QuickBooks' SyncToken and the payload hash operations now has, so
+    neither side sees a change on the next run. A `record` only adopts the SyncToken
+    (QuickBooks changed what operations does not keep).
+    """
+    table = schema.customers
+    rows = wh.fetchdicts("select * from sync.sync_ops_customers order by ops_customer_id")
+    for row in rows:
+        ops_id = str(row["ops_customer_id"])
+        payload_hash = None
+        if row["action"] == "update":
+            values = {name: row[name] for name in CUSTOMER_FIELDS}
+            values["tax_exempt"] = bool(row["is_tax_exempt"])
+            try:
+                with engine.begin() as conn:
+                    written = conn.execute(
+                        update(table)
+                        .where(
+                            table.c.id == int(ops_id), table.c.updated_at == row["ops_updated_at"]
+                        )
+                        .values(**values, updated_at=utcnow())
+                    ).rowcount
+            except SQLAlchemyError as exc:
+                raise_issue(
+                    wh,
+                    Issue(
+                        realm_id=realm_id,
+                        entity="customer",
+                        ops_id=ops_id,
+                        qbo_id=row["qbo_id"],
+                        kind="validation_failed",
+                        reason=(
+                            f"customer {ops_id}: operations refused QuickBooks' edit "
+                            f"({row['changed_fields']}): {str(exc.orig or exc)[:300]}"
+                        ),
+                        hint="Correct the customer in QuickBooks (or in operations); the next run retries it.",
+                    ),
+                    run_id,
+                )
+                counts["customer_edit_refused"] += 1
+                continue
+            if not written:
+                log.info("customer %s: changed in operations since extract; next run", ops_id)
+                counts["customer_edit_waiting"] += 1
+                continue
+            payload_hash = row["ops_payload_hash_after"]
+            record_event(
+                wh,
+                run_id=run_id,
+                direction=DIRECTION,
+                realm_id=realm_id,
+                entity="customer",
+                operation="update",
+                outcome="ok",
+                ops_id=ops_id,
+                qbo_id=row["qbo_id"],
+                payload_hash=payload_hash,
+                detail=f"edited in QuickBooks ({row['reason']}): {row['changed_fields']}",
+            )
+            counts["customer"] += 1
+        upsert_entry(
+            wh,
+            realm_id=realm_id,
+            entity="customer",
+            ops_id=ops_id,
+            state="confirmed",
+            sync_token=row["qbo_sync_token"],
+            payload_hash=payload_hash,
+        )
+
+
 def refresh_balances(conn: Connection, counts: Counter) -> None:
     """Bring every live invoice's balance and status in line with its applications and credits."""
     changed = refresh_invoice_balances(conn)
@@ -290,6 +387,7 @@ def load_ops(settings: Settings, run_id: str) -> dict[str, int]:
         with connect(settings.warehouse_url) as wh:
             ensure_state(wh)
             apply_quickbooks_payments(engine, wh, settings.qbo.realm_id, run_id, counts)
+            apply_customer_edits(engine, wh, settings.qbo.realm_id, run_id, counts)
             with engine.begin() as conn:
                 refresh_balances(conn, counts)
             with engine.begin() as conn:

@@ -36,7 +36,8 @@ edits as (
         qbo_bill_country as bill_country,
         cast(qbo_tax_exempt as boolean) as is_tax_exempt,
         qbo_updated_at,
-        ops_updated_at
+        ops_updated_at,
+        qbo_payload_hash as ops_payload_hash_after
     from customers
     where
         is_edited_in_quickbooks
