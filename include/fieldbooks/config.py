@@ -76,6 +76,7 @@ def _limits(env: dict[str, str]) -> Limits:
         batches_per_window=int(
             env.get("FIELDBOOKS_QBO_BATCHES_PER_MINUTE", default.batches_per_window)
         ),
+        batch_items=int(env.get("FIELDBOOKS_QBO_BATCH_ITEMS", default.batch_items)),
         concurrency=int(env.get("FIELDBOOKS_QBO_CONCURRENCY", default.concurrency)),
         window_seconds=float(
             env.get("FIELDBOOKS_QBO_LIMIT_WINDOW_SECONDS", default.window_seconds)

@@ -39,16 +39,36 @@ def request_id_for(
     return str(uuid.uuid5(_NAMESPACE, f"{realm_id}|{entity}|{ops_id}|{operation}|{payload_hash}"))
 
 
+def batch_request_id(request_ids: list[str]) -> str:
+    """A deterministic requestid (36 characters) for a batch of intended writes: the same
+    items in the same order give the same id, so a resent batch is recognised."""
+    return str(uuid.uuid5(_NAMESPACE, "batch|" + "|".join(request_ids)))
+
+
+_ENTRY_COLUMNS = (
+    "realm_id, entity, ops_id, qbo_id, sync_token, payload_hash, state, request_id, marker"
+)
+
+
 def get_entry(
     wh: WarehouseConnection, realm_id: str, entity: str, ops_id: str
 ) -> LedgerEntry | None:
     """The ledger row of one record, if any."""
     rows = wh.fetchdicts(
-        """select realm_id, entity, ops_id, qbo_id, sync_token, payload_hash, state, request_id, marker
+        f"""select {_ENTRY_COLUMNS}
            from fieldbooks.sync_ledger where realm_id = %s and entity = %s and ops_id = %s""",
         (realm_id, entity, ops_id),
     )
     return LedgerEntry(**rows[0]) if rows else None
+
+
+def entries(wh: WarehouseConnection, realm_id: str, entity: str) -> dict[str, LedgerEntry]:
+    """Every ledger row of an entity by ops id (one query for a whole change set)."""
+    rows = wh.fetchdicts(
+        f"select {_ENTRY_COLUMNS} from fieldbooks.sync_ledger where realm_id = %s and entity = %s",
+        (realm_id, entity),
+    )
+    return {row["ops_id"]: LedgerEntry(**row) for row in rows}
 
 
 def qbo_ids(wh: WarehouseConnection, realm_id: str, entity: str) -> dict[str, str]:

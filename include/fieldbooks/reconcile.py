@@ -187,7 +187,7 @@ def reconcile(settings: Settings, run_id: str) -> RunSummary:
     started = utcnow()
     extract_ops(settings, run_id)
     extract_qbo(settings)
-    run_dbt(settings, ["build", "--select", "+path:models/marts/reconciliation"])
+    run_dbt(settings, ["build", "--selector", "reconcile"])  # dbt_project/selectors.yml
     with connect(settings.warehouse_url) as wh:
         ensure_state(wh)
         summary = summarize(wh, run_id)

@@ -16,6 +16,7 @@ from fieldbooks.qbo import push
 from fieldbooks.warehouse.connection import connect
 from fieldbooks.warehouse.state import utcnow
 from tests.integration import test_load_guarantees as guarantees
+from tests.integration.test_load_guarantees import with_batch_items
 
 # the demo company seeded small (12 customers, 30 invoices), as the load guarantees use it
 settings = guarantees.settings
@@ -106,27 +107,29 @@ def test_vendors_jobs_and_expenses_land_once_and_a_rerun_writes_nothing(settings
 def test_rerun_after_crash_creates_no_duplicate_vendor_job_or_expense(
     settings, sandbox, monkeypatch
 ):
+    settings = with_batch_items(settings, 2)
     _prepare(settings, "run-exp-crash")
-    real = push._record_success
+    real = push.Loader._record_success
     calls: Counter = Counter()
 
     def crash_on(entity: str, nth: int):
-        def fake(wh, realm_id, write, obj, request_id, run_id, operation):
-            if write.entity == entity:
+        def fake(loader, plan, obj, operation):
+            if plan.write.entity == entity:
                 calls[entity] += 1
                 if calls[entity] == nth:
-                    # QuickBooks committed it; the process dies before the ledger learns the id.
-                    raise SystemExit(f"killed after writing {entity} {write.ops_id}")
-            return real(wh, realm_id, write, obj, request_id, run_id, operation)
+                    # QuickBooks committed the batch; the process dies before the ledger
+                    # learns its ids.
+                    raise SystemExit(f"killed after writing {entity} {plan.write.ops_id}")
+            return real(loader, plan, obj, operation)
 
         return fake
 
     for entity in ("vendor", "job", "expense"):
         calls.clear()
-        monkeypatch.setattr(push, "_record_success", crash_on(entity, 3))
+        monkeypatch.setattr(push.Loader, "_record_success", crash_on(entity, 3))
         with pytest.raises(SystemExit):
             push.load_quickbooks(settings, "run-exp-crash")
-    monkeypatch.setattr(push, "_record_success", real)
+    monkeypatch.setattr(push.Loader, "_record_success", real)
     push.load_quickbooks(settings, "run-exp-crash")
 
     _assert_everything_landed_once(settings, sandbox)
@@ -143,7 +146,8 @@ def test_rerun_after_crash_creates_no_duplicate_vendor_job_or_expense(
                 "where entity in ('vendor', 'job', 'expense') group by state"
             )
         )
-    assert recovered == {"vendor": 1, "job": 1, "expense": 1}
+    # the crashed batch (the third and fourth of each) is found by marker, not resent
+    assert recovered == {"vendor": 2, "job": 2, "expense": 2}
     assert set(states) == {"sent"}
 
 

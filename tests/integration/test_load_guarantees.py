@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import urllib.request
 from collections import Counter
+from dataclasses import replace
 from datetime import date
 
 import pytest
@@ -125,31 +126,40 @@ def test_unmapped_category_is_held_back_with_a_reason_and_the_rest_syncs(setting
     assert rows == [(2, "open")]
 
 
+def with_batch_items(settings, items: int):
+    """The settings with batch requests of at most `items` writes."""
+    limits = replace(settings.qbo.limits, batch_items=items)
+    return replace(settings, qbo=replace(settings.qbo, limits=limits))
+
+
 def test_rerun_after_crash_creates_no_duplicate_invoice(settings, sandbox, monkeypatch):
+    settings = with_batch_items(settings, 4)
     _prepare(settings, "run-crash")
-    real = push._record_success
+    real = push.Loader._record_success
     calls = Counter()
 
-    def crash_after_fifth_invoice(wh, realm_id, write, obj, request_id, run_id, operation):
-        if write.entity == "invoice":
+    def crash_after_fifth_invoice(loader, plan, obj, operation):
+        if plan.write.entity == "invoice":
             calls["invoice"] += 1
             if calls["invoice"] == 5:
-                # QuickBooks has created it; the process dies before the ledger learns the id.
+                # QuickBooks has created the second batch; the process dies before the
+                # ledger learns any of its ids.
                 raise SystemExit("killed mid-batch")
-        return real(wh, realm_id, write, obj, request_id, run_id, operation)
+        return real(loader, plan, obj, operation)
 
-    monkeypatch.setattr(push, "_record_success", crash_after_fifth_invoice)
+    monkeypatch.setattr(push.Loader, "_record_success", crash_after_fifth_invoice)
     with pytest.raises(SystemExit):
         push.load_quickbooks(settings, "run-crash")
-    assert len(_objects(sandbox, "Invoice")) == 5
-    monkeypatch.setattr(push, "_record_success", real)
+    assert len(_objects(sandbox, "Invoice")) == 8
+    monkeypatch.setattr(push.Loader, "_record_success", real)
 
-    # Clear and rerun the task: the pending invoice is found by its DocNumber, not created again.
+    # Clear and rerun the task: the pending invoices are found by DocNumber, not created again.
     report = push.load_quickbooks(settings, "run-crash")
     invoices = _objects(sandbox, "Invoice")
     assert len(invoices) == 30
     assert Counter(i["DocNumber"] for i in invoices).most_common(1)[0][1] == 1
-    assert report.written["invoice"] == 26  # the found one and the 25 never sent
+    assert report.written["invoice"] == 26  # the 4 found and the 22 never sent
+    assert report.skipped["invoice"] == 4  # the first batch, recorded before the crash
     with connect(settings.warehouse_url) as wh:
         states = dict(
             wh.fetchall(
@@ -160,26 +170,26 @@ def test_rerun_after_crash_creates_no_duplicate_invoice(settings, sandbox, monke
             "select operation from fieldbooks.sync_events where entity = 'invoice' and operation = 'recovered'"
         )
     assert states == {"sent": 30}
-    assert len(events) == 1
+    assert len(events) == 4
 
 
 def test_rerun_after_crash_creates_no_duplicate_payment_or_customer(settings, sandbox, monkeypatch):
     _prepare(settings, "run-crash-2")
-    real = push._record_success
+    real = push.Loader._record_success
 
     def crash_on_first(entity):
-        def fake(wh, realm_id, write, obj, request_id, run_id, operation):
-            if write.entity == entity:
+        def fake(loader, plan, obj, operation):
+            if plan.write.entity == entity:
                 raise SystemExit(f"killed after creating a {entity}")
-            return real(wh, realm_id, write, obj, request_id, run_id, operation)
+            return real(loader, plan, obj, operation)
 
         return fake
 
     for entity in ("customer", "payment"):
-        monkeypatch.setattr(push, "_record_success", crash_on_first(entity))
+        monkeypatch.setattr(push.Loader, "_record_success", crash_on_first(entity))
         with pytest.raises(SystemExit):
             push.load_quickbooks(settings, "run-crash-2")
-    monkeypatch.setattr(push, "_record_success", real)
+    monkeypatch.setattr(push.Loader, "_record_success", real)
     push.load_quickbooks(settings, "run-crash-2")
 
     engine = create_engine(settings.ops_url)

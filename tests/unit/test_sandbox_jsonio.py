@@ -23,6 +23,7 @@ documents = st.recursive(
 
 @given(documents)
 def test_any_document_round_trips_exactly(document):
+    # including strings that hold the writer's internal mark (U+0001 then "#")
     assert jsonio.loads(jsonio.dumps(document)) == document
 
 
@@ -40,3 +41,10 @@ def test_output_is_compact_utf8_json():
 def test_raw_values_are_placed_as_they_are():
     text = jsonio.dumps({"Invoice": jsonio.Raw('{"Id":"1"}'), "time": "now"})
     assert text == '{"Invoice":{"Id":"1"},"time":"now"}'
+
+
+def test_a_string_holding_the_mark_is_not_mistaken_for_a_number():
+    document = {"\x01#": Decimal("0.000"), "Note": "\x01#12.50\x01#"}
+    assert jsonio.loads(jsonio.dumps(document)) == document
+    escaped = {"\\u0001#": Decimal("0.000"), "\\u0001#x\\u0001#": "\\u0001#"}
+    assert jsonio.loads(jsonio.dumps(escaped)) == escaped

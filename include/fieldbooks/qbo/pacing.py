@@ -29,6 +29,7 @@ class Limits:
 
     requests_per_window: int = 500
     batches_per_window: int = 40
+    batch_items: int = 30  # items per batch request (Intuit's page once said 10)
     concurrency: int = 10
     window_seconds: float = 60.0
     throttled_wait_seconds: float = 60.0  # Intuit advises a minute after a 429
@@ -70,6 +71,18 @@ class CompanyPacer:
         if self._in_flight >= self.limits.concurrency:
             waits.append(0.01)
         return max(waits, default=0.0)
+
+    def wait_for(self, batch: bool) -> float:
+        """Seconds until one more request (a batch request, when `batch`) fits; 0 if now."""
+        with self._lock:
+            return self._room_in(self._clock(), batch)
+
+    def writes_per_window(self) -> int:
+        """The most writes the limits allow in one window: every batch request full, the
+        rest of the request budget spent on single writes."""
+        limits = self.limits
+        batches = min(limits.batches_per_window, limits.requests_per_window)
+        return batches * limits.batch_items + limits.requests_per_window - batches
 
     @contextmanager
     def slot(self, batch: bool = False) -> Iterator[None]:
@@ -155,4 +168,5 @@ def pace_client(client: Any, pacer: CompanyPacer) -> Any:
             return response
 
     client.process_request = paced
+    client.pacer = pacer  # the loader asks it whether a batch request fits now
     return client

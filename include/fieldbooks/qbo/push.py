@@ -3,9 +3,10 @@
 Order follows the references: customers, vendors, jobs (sub-customers), invoices,
 payments, expenses (Purchases and Bills), then voids and expense deletes. References are
 resolved from the ledger as each set is loaded, so a vendor or job created earlier in the
-run is usable by an expense in the same run. Each write is bracketed by the ledger (intent + deterministic requestid before, QuickBooks id
-after); a `pending` row left by a crash is resolved by looking the object up by its
-marker before anything is created again. A record QuickBooks refuses becomes an
+run is usable by an expense in the same run. Each set goes in batch requests (items
+fail one by one), paced to the company's limits. Each write is bracketed by the ledger
+(intent + deterministic requestid before, QuickBooks id after); a `pending` row left by a
+crash is resolved by looking the object up by its marker before anything is created again. A record QuickBooks refuses becomes an
 issue with the cause; the rest of the run goes on. Auth failures stop the load.
 """
 
@@ -21,7 +22,15 @@ from typing import Any
 from fieldbooks.config import Settings
 from fieldbooks.errors import ISSUE_HINTS, ErrorClass, classify_qbo_error, issue_kind_for
 from fieldbooks.issues import Issue, raise_issue, resolve_issues
-from fieldbooks.ledger import get_entry, qbo_ids, record_event, request_id_for, upsert_entry
+from fieldbooks.ledger import (
+    LedgerEntry,
+    batch_request_id,
+    entries,
+    qbo_ids,
+    record_event,
+    request_id_for,
+    upsert_entry,
+)
 from fieldbooks.money import dumps_exact
 from fieldbooks.qbo.client import company_url, open_client
 from fieldbooks.qbo.payloads import (
@@ -284,193 +293,400 @@ def _send(client: Any, write: Write, request_id: str) -> tuple[dict[str, Any], s
     raise AssertionError("unreachable")
 
 
-def apply_write(
-    wh: WarehouseConnection,
-    client: Any,
-    realm_id: str,
-    write: Write,
-    run_id: str,
-    report: LoadReport,
-) -> str | None:
-    """Write one record exactly once; returns its QuickBooks id, or None when it failed."""
-    request_id = request_id_for(
-        realm_id, write.entity, write.ops_id, write.payload_hash, write.operation
-    )
-    entry = get_entry(wh, realm_id, write.entity, write.ops_id)
-    if entry is not None and entry.state in ("sent", "confirmed"):
-        if entry.payload_hash == write.payload_hash:
-            # An earlier attempt of this task already wrote it (the change set predates it).
-            report.skipped[write.entity] += 1
-            return entry.qbo_id
-        if write.operation == "create" and entry.qbo_id:
-            write = replace(write, operation="update", qbo_id=entry.qbo_id, sync_token=None)
-    if write.operation == "create" and entry is not None and entry.state == "pending":
-        found = _find_by_marker(client, write)
-        if found is not None:
-            log.info("%s %s: found by marker after an unfinished run", write.entity, write.ops_id)
-            _record_success(
-                wh, realm_id, write, found, entry.request_id or request_id, run_id, "recovered"
-            )
-            report.written[write.entity] += 1
-            return str(found["Id"])
-    upsert_entry(
-        wh,
-        realm_id=realm_id,
-        entity=write.entity,
-        ops_id=write.ops_id,
-        state="pending",
-        request_id=request_id,
-        marker=write.marker,
-        qbo_id=write.qbo_id,
-    )
+@dataclass(frozen=True)
+class Planned:
+    """A write the ledger says is still to be sent, with its deterministic requestid."""
+
+    write: Write
+    request_id: str
+
+
+# What became of one planned write: the object QuickBooks holds and what happened
+# (the operation, or `recovered`), or the error it refused it with.
+Outcome = tuple[dict[str, Any], str] | Exception
+
+_TOKEN_OPERATIONS = ("update", "void", "delete")
+
+
+def _batchable(write: Write) -> bool:
+    """A create, or a change that carries the SyncToken it was planned against (one without
+    needs a read first, so it goes alone)."""
+    return write.operation == "create" or write.sync_token is not None
+
+
+def _batch_item(write: Write, bid: str) -> dict[str, Any]:
+    """One BatchItemRequest (QBO_FACTS.md, "Batch"): a void is an update with optionsData."""
+    if write.operation == "create":
+        return {"bId": bid, "operation": "create", write.qbo_name: write.body}
+    keys = {"Id": write.qbo_id, "SyncToken": write.sync_token}
+    if write.operation == "update":
+        return {
+            "bId": bid,
+            "operation": "update",
+            write.qbo_name: {**write.body, **keys, "sparse": True},
+        }
+    if write.operation == "void":
+        body = keys if write.entity == "invoice" else {**keys, "sparse": True}
+        return {"bId": bid, "operation": "update", "optionsData": "void", write.qbo_name: body}
+    return {"bId": bid, "operation": write.operation, write.qbo_name: keys}
+
+
+def _fault_error(client: Any, fault: dict[str, Any]) -> Exception:
+    """The python-quickbooks exception for one batch item's Fault, as a single request
+    answering it would have raised."""
     try:
-        obj, outcome = _send(client, write, request_id)
-    except Exception as exc:  # classified below; nothing is dropped
+        client.handle_exceptions(fault)
+    except Exception as exc:  # handle_exceptions always raises for a Fault
+        return exc
+    return RuntimeError(f"QuickBooks answered a fault without errors: {fault}")
+
+
+def _chunks(items: list[Planned], size: int) -> list[list[Planned]]:
+    """items cut in runs of at most size."""
+    size = max(size, 1)
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+class Loader:
+    """One load into one company: the warehouse, the paced client, the run and its report.
+
+    A set's writes go in batch requests of up to `batch_items` items (QBO_FACTS.md,
+    "Batch"), each item's fault handled on its own. When the company's batch budget for the
+    window is spent but its request budget is not, a chunk goes as single requests rather
+    than waiting: the limits allow both, and the load uses both.
+    """
+
+    def __init__(
+        self,
+        wh: WarehouseConnection,
+        client: Any,
+        realm_id: str,
+        run_id: str,
+        report: LoadReport,
+        batch_items: int,
+    ) -> None:
+        self.wh = wh
+        self.client = client
+        self.realm_id = realm_id
+        self.run_id = run_id
+        self.report = report
+        self.batch_items = batch_items
+        self.pacer = getattr(client, "pacer", None)
+        self.sent = Counter()  # requests by kind: batch, single
+
+    def load(
+        self,
+        entity: str,
+        rows: list[dict[str, Any]],
+        id_column: str,
+        build: Callable[[dict[str, Any]], Write | Issue | None],
+    ) -> None:
+        """Write every row of one outbound set that validation did not hold back."""
+        held = held_ids(self.wh, self.realm_id, entity, self.run_id)
+        writes: list[Write] = []
+        for row in rows:
+            ops_id = str(row[id_column])
+            if ops_id in held:
+                self.report.held[entity] += 1
+                continue
+            planned = build(row)
+            if planned is None:
+                continue
+            if isinstance(planned, Issue):
+                raise_issue(self.wh, planned, self.run_id)
+                self.report.held[entity] += 1
+                continue
+            writes.append(planned)
+        self.write_all(writes)
+
+    def write_all(self, writes: list[Write]) -> None:
+        """Write each record exactly once: what the ledger shows done is skipped, what a
+        crash left unfinished is looked up, the rest is sent in batches."""
+        ledgers: dict[str, dict[str, LedgerEntry]] = {}
+        planned: list[Planned] = []
+        for write in writes:
+            if write.entity not in ledgers:
+                ledgers[write.entity] = entries(self.wh, self.realm_id, write.entity)
+            plan = self._plan(write, ledgers[write.entity].get(write.ops_id))
+            if plan is not None:
+                planned.append(plan)
+        for chunk in _chunks(planned, self.batch_items):
+            self._write_chunk(chunk)
+
+    def _plan(self, write: Write, entry: LedgerEntry | None) -> Planned | None:
+        """What is left to send of one write, given its ledger row (None: nothing)."""
+        request_id = request_id_for(
+            self.realm_id, write.entity, write.ops_id, write.payload_hash, write.operation
+        )
+        if entry is not None and entry.state in ("sent", "confirmed"):
+            if entry.payload_hash == write.payload_hash:
+                # An earlier attempt of this task already wrote it (the change set predates it).
+                self.report.skipped[write.entity] += 1
+                return None
+            if write.operation == "create" and entry.qbo_id:
+                write = replace(write, operation="update", qbo_id=entry.qbo_id, sync_token=None)
+        if write.operation == "create" and entry is not None and entry.state == "pending":
+            found = _find_by_marker(self.client, write)
+            if found is not None:
+                log.info(
+                    "%s %s: found by marker after an unfinished run", write.entity, write.ops_id
+                )
+                self._finish(
+                    [(Planned(write, entry.request_id or request_id), (found, "recovered"))]
+                )
+                return None
+        return Planned(write, request_id)
+
+    def _write_chunk(self, chunk: list[Planned]) -> None:
+        """Record the intents, send them, record what became of each."""
+        with self.wh.transaction():
+            for plan in chunk:
+                upsert_entry(
+                    self.wh,
+                    realm_id=self.realm_id,
+                    entity=plan.write.entity,
+                    ops_id=plan.write.ops_id,
+                    state="pending",
+                    request_id=plan.request_id,
+                    marker=plan.write.marker,
+                    qbo_id=plan.write.qbo_id,
+                )
+        batch = [plan for plan in chunk if _batchable(plan.write)]
+        if len(batch) < 2 or not self._batch_fits():
+            batch = []
+        batched = {id(plan) for plan in batch}
+        outcomes: list[tuple[Planned, Outcome]] = []
+        try:
+            if batch:
+                outcomes.extend(zip(batch, self._send_batch(batch), strict=True))
+            for plan in chunk:
+                if id(plan) in batched:
+                    continue
+                outcome = self._send_alone(plan)
+                outcomes.append((plan, outcome))
+                if isinstance(outcome, Exception) and _is_auth(outcome):
+                    break  # the rest stay pending: the next run looks them up first
+        except Exception as exc:
+            if not _is_auth(exc):
+                raise
+            outcomes.append((chunk[0], exc))
+        self._finish(outcomes)
+
+    def _batch_fits(self) -> bool:
+        """Whether to send a batch request now: one fits the window, or a single request
+        would not fit either (then the batch waits its turn)."""
+        if self.pacer is None:
+            return True
+        return self.pacer.wait_for(batch=True) <= 0 or self.pacer.wait_for(batch=False) > 0
+
+    def _send_batch(self, batch: list[Planned]) -> list[Outcome]:
+        """One batch request; an item QuickBooks refused is classified on its own, and a
+        batch lost as a whole is checked item by item before anything is sent again."""
+        items = [_batch_item(plan.write, str(i)) for i, plan in enumerate(batch, 1)]
+        request_id = batch_request_id([plan.request_id for plan in batch])
+        self.sent["batch"] += 1
+        try:
+            answer = self.client.post(
+                company_url(self.client, "batch"),
+                dumps_exact({"BatchItemRequest": items}),
+                request_id=request_id,
+            )
+        except Exception as exc:
+            if _is_auth(exc):
+                raise
+            log.warning(
+                "a batch of %d %s writes failed as a whole (%s); checking each before sending it again",
+                len(batch),
+                batch[0].write.entity,
+                exc,
+            )
+            return [self._send_alone(plan, suspect=True) for plan in batch]
+        by_bid = {str(item.get("bId")): item for item in answer.get("BatchItemResponse", [])}
+        outcomes: list[Outcome] = []
+        for i, plan in enumerate(batch, 1):
+            item = by_bid.get(str(i))
+            if item is None:
+                outcomes.append(self._send_alone(plan, suspect=True))
+            elif "Fault" in item:
+                outcomes.append(self._after_fault(plan, _fault_error(self.client, item["Fault"])))
+            else:
+                outcomes.append((item[plan.write.qbo_name], plan.write.operation))
+        return outcomes
+
+    def _after_fault(self, plan: Planned, exc: Exception) -> Outcome:
+        """What to do with one batch item QuickBooks refused, by the error's class."""
+        from quickbooks.exceptions import ObjectNotFoundException
+
         cls = classify_qbo_error(exc)
-        if cls is ErrorClass.CONFLICT and write.operation in ("update", "void", "delete"):
-            # Stale SyncToken: operations is the system of record here, so re-read and re-apply.
+        if plan.write.operation == "delete" and isinstance(exc, ObjectNotFoundException):
+            return {"Id": plan.write.qbo_id, "status": "Deleted"}, "delete"
+        if cls is ErrorClass.TRANSIENT:
+            return self._send_alone(plan, suspect=True)
+        if cls is ErrorClass.CONFLICT and plan.write.operation in _TOKEN_OPERATIONS:
+            return self._send_alone(plan, fresh_token=True)
+        return exc
+
+    def _send_alone(
+        self, plan: Planned, suspect: bool = False, fresh_token: bool = False
+    ) -> Outcome:
+        """One write as a single request.
+
+        `suspect`: an earlier attempt may have committed, so a create is looked up by its
+        marker first. A stale SyncToken is re-read and the write re-applied: operations is
+        the system of record for what it sends (conflicts were decided before the load).
+        """
+        write, request_id = plan.write, plan.request_id
+        if fresh_token:
+            write, request_id = replace(write, sync_token=None), request_id + "-r"
+        self.sent["single"] += 1
+        try:
+            if suspect and write.operation == "create":
+                found = _find_by_marker(self.client, write)
+                if found is not None:
+                    return found, "recovered"
             try:
-                obj, outcome = _send(client, replace(write, sync_token=None), request_id + "-r")
-            except Exception as retry_exc:
-                return _record_failure(wh, realm_id, write, retry_exc, request_id, run_id, report)
-        else:
-            return _record_failure(wh, realm_id, write, exc, request_id, run_id, report)
-    _record_success(wh, realm_id, write, obj, request_id, run_id, outcome)
-    report.written[write.entity] += 1
-    return str(obj["Id"])
+                return _send(self.client, write, request_id)
+            except Exception as exc:
+                if fresh_token or write.operation not in _TOKEN_OPERATIONS:
+                    raise
+                if classify_qbo_error(exc) is not ErrorClass.CONFLICT:
+                    raise
+                return _send(self.client, replace(write, sync_token=None), request_id + "-r")
+        except Exception as exc:  # classified when recorded; nothing is dropped
+            return exc
 
+    def _finish(self, outcomes: list[tuple[Planned, Outcome]]) -> None:
+        """Ledger, audit log and issue queue for what became of each write, in one
+        transaction; an auth failure then stops the load."""
+        auth: Exception | None = None
+        with self.wh.transaction():
+            for plan, outcome in outcomes:
+                if isinstance(outcome, Exception):
+                    self._record_failure(plan, outcome)
+                    auth = auth or (outcome if _is_auth(outcome) else None)
+                else:
+                    self._record_success(plan, *outcome)
+        if auth is not None:
+            raise QuickBooksAuthError(
+                f"QuickBooks company {self.realm_id} refused our credentials: {_message(auth)}"
+            ) from auth
 
-def _record_success(
-    wh: WarehouseConnection,
-    realm_id: str,
-    write: Write,
-    obj: dict[str, Any],
-    request_id: str,
-    run_id: str,
-    operation: str,
-) -> None:
-    """Ledger, audit log and issue queue after a write QuickBooks accepted."""
-    upsert_entry(
-        wh,
-        realm_id=realm_id,
-        entity=write.entity,
-        ops_id=write.ops_id,
-        state="sent",
-        qbo_id=str(obj["Id"]),
-        sync_token=_str(obj.get("SyncToken")),
-        payload_hash=write.payload_hash,
-        request_id=request_id,
-        marker=write.marker,
-    )
-    record_event(
-        wh,
-        run_id=run_id,
-        direction=DIRECTION,
-        realm_id=realm_id,
-        entity=write.entity,
-        operation=operation,
-        outcome="ok",
-        ops_id=write.ops_id,
-        qbo_id=str(obj["Id"]),
-        request_id=request_id,
-        payload_hash=write.payload_hash,
-        detail=write.note,
-    )
-    resolve_issues(wh, realm_id, write.entity, write.ops_id, run_id)
-
-
-def _record_found(
-    wh: WarehouseConnection,
-    realm_id: str,
-    run_id: str,
-    report: LoadReport,
-    write: Write,
-    detail: str,
-) -> None:
-    """Ledger and audit log for a record QuickBooks already has as it should be (a customer
-    matched by email or name, an invoice already void): nothing is sent."""
-    upsert_entry(
-        wh,
-        realm_id=realm_id,
-        entity=write.entity,
-        ops_id=write.ops_id,
-        state="confirmed",
-        qbo_id=write.qbo_id,
-        sync_token=write.sync_token,
-        payload_hash=write.payload_hash,
-        marker=write.marker,
-    )
-    record_event(
-        wh,
-        run_id=run_id,
-        direction=DIRECTION,
-        realm_id=realm_id,
-        entity=write.entity,
-        operation=write.operation,
-        outcome="ok",
-        ops_id=write.ops_id,
-        qbo_id=write.qbo_id,
-        payload_hash=write.payload_hash,
-        detail=detail,
-    )
-    resolve_issues(wh, realm_id, write.entity, write.ops_id, run_id)
-    report.written[f"{write.entity}_{write.operation}"] += 1
-
-
-def _record_failure(
-    wh: WarehouseConnection,
-    realm_id: str,
-    write: Write,
-    exc: Exception,
-    request_id: str,
-    run_id: str,
-    report: LoadReport,
-) -> None:
-    """Ledger, audit log and an issue after a write QuickBooks refused."""
-    cls = classify_qbo_error(exc)
-    message = f"{getattr(exc, 'message', exc)} {getattr(exc, 'detail', '')}".strip()
-    upsert_entry(
-        wh,
-        realm_id=realm_id,
-        entity=write.entity,
-        ops_id=write.ops_id,
-        state="failed",
-        request_id=request_id,
-        marker=write.marker,
-        last_error=message[:1000],
-    )
-    record_event(
-        wh,
-        run_id=run_id,
-        direction=DIRECTION,
-        realm_id=realm_id,
-        entity=write.entity,
-        operation=write.operation,
-        outcome=f"failed:{cls.value}",
-        ops_id=write.ops_id,
-        qbo_id=write.qbo_id,
-        request_id=request_id,
-        payload_hash=write.payload_hash,
-        detail=message[:1000],
-    )
-    raise_issue(
-        wh,
-        Issue(
-            realm_id=realm_id,
+    def _record_success(self, plan: Planned, obj: dict[str, Any], operation: str) -> None:
+        """Ledger, audit log and issue queue after a write QuickBooks accepted."""
+        write = plan.write
+        upsert_entry(
+            self.wh,
+            realm_id=self.realm_id,
             entity=write.entity,
             ops_id=write.ops_id,
+            state="sent",
+            qbo_id=str(obj["Id"]),
+            sync_token=_str(obj.get("SyncToken")),
+            payload_hash=write.payload_hash,
+            request_id=plan.request_id,
+            marker=write.marker,
+        )
+        record_event(
+            self.wh,
+            run_id=self.run_id,
+            direction=DIRECTION,
+            realm_id=self.realm_id,
+            entity=write.entity,
+            operation=operation,
+            outcome="ok",
+            ops_id=write.ops_id,
+            qbo_id=str(obj["Id"]),
+            request_id=plan.request_id,
+            payload_hash=write.payload_hash,
+            detail=write.note,
+        )
+        resolve_issues(self.wh, self.realm_id, write.entity, write.ops_id, self.run_id)
+        self.report.written[write.entity] += 1
+
+    def record_found(self, write: Write, detail: str) -> None:
+        """Ledger and audit log for a record QuickBooks already has as it should be (a
+        customer matched by email or name, an invoice already void): nothing is sent."""
+        upsert_entry(
+            self.wh,
+            realm_id=self.realm_id,
+            entity=write.entity,
+            ops_id=write.ops_id,
+            state="confirmed",
             qbo_id=write.qbo_id,
-            kind=issue_kind_for(exc),
-            reason=f"QuickBooks refused the {write.operation} of {write.entity} {write.marker}: {message}",
-            hint=ISSUE_HINTS.get(issue_kind_for(exc), _hint(cls)),
-        ),
-        run_id,
-    )
-    report.failed[write.entity] += 1
-    if cls is ErrorClass.AUTH:
-        raise QuickBooksAuthError(
-            f"QuickBooks company {realm_id} refused our credentials: {message}"
-        ) from exc
+            sync_token=write.sync_token,
+            payload_hash=write.payload_hash,
+            marker=write.marker,
+        )
+        record_event(
+            self.wh,
+            run_id=self.run_id,
+            direction=DIRECTION,
+            realm_id=self.realm_id,
+            entity=write.entity,
+            operation=write.operation,
+            outcome="ok",
+            ops_id=write.ops_id,
+            qbo_id=write.qbo_id,
+            payload_hash=write.payload_hash,
+            detail=detail,
+        )
+        resolve_issues(self.wh, self.realm_id, write.entity, write.ops_id, self.run_id)
+        self.report.written[f"{write.entity}_{write.operation}"] += 1
+
+    def _record_failure(self, plan: Planned, exc: Exception) -> None:
+        """Ledger, audit log and an issue after a write QuickBooks refused."""
+        write = plan.write
+        cls = classify_qbo_error(exc)
+        message = _message(exc)
+        upsert_entry(
+            self.wh,
+            realm_id=self.realm_id,
+            entity=write.entity,
+            ops_id=write.ops_id,
+            state="failed",
+            request_id=plan.request_id,
+            marker=write.marker,
+            last_error=message[:1000],
+        )
+        record_event(
+            self.wh,
+            run_id=self.run_id,
+            direction=DIRECTION,
+            realm_id=self.realm_id,
+            entity=write.entity,
+            operation=write.operation,
+            outcome=f"failed:{cls.value}",
+            ops_id=write.ops_id,
+            qbo_id=write.qbo_id,
+            request_id=plan.request_id,
+            payload_hash=write.payload_hash,
+            detail=message[:1000],
+        )
+        kind = issue_kind_for(exc)
+        raise_issue(
+            self.wh,
+            Issue(
+                realm_id=self.realm_id,
+                entity=write.entity,
+                ops_id=write.ops_id,
+                qbo_id=write.qbo_id,
+                kind=kind,
+                reason=f"QuickBooks refused the {write.operation} of {write.entity} {write.marker}: {message}",
+                hint=ISSUE_HINTS.get(kind, _hint(cls)),
+            ),
+            self.run_id,
+        )
+        self.report.failed[write.entity] += 1
+
+
+def _is_auth(exc: BaseException) -> bool:
+    """Whether QuickBooks refused our credentials (nothing more can be written)."""
+    return classify_qbo_error(exc) is ErrorClass.AUTH
+
+
+def _message(exc: BaseException) -> str:
+    """A QuickBooks error's message and detail, for the ledger, the log and the issue."""
+    return f"{getattr(exc, 'message', exc)} {getattr(exc, 'detail', '')}".strip()
 
 
 def _hint(cls: ErrorClass) -> str:
@@ -489,34 +705,6 @@ def _rows(wh: WarehouseConnection, table: str, order: str) -> list[dict[str, Any
     return wh.fetchdicts(f"select * from sync.{table} order by {order}")
 
 
-def _load_entity(
-    wh: WarehouseConnection,
-    client: Any,
-    realm_id: str,
-    run_id: str,
-    report: LoadReport,
-    entity: str,
-    rows: list[dict[str, Any]],
-    id_column: str,
-    build: Callable[[dict[str, Any]], Write | Issue | None],
-) -> None:
-    """Write every row of one outbound set that validation did not hold back."""
-    held = held_ids(wh, realm_id, entity, run_id)
-    for row in rows:
-        ops_id = str(row[id_column])
-        if ops_id in held:
-            report.held[entity] += 1
-            continue
-        planned = build(row)
-        if planned is None:
-            continue
-        if isinstance(planned, Issue):
-            raise_issue(wh, planned, run_id)
-            report.held[entity] += 1
-            continue
-        apply_write(wh, client, realm_id, planned, run_id, report)
-
-
 def load_quickbooks(settings: Settings, run_id: str) -> LoadReport:
     """Write customers, vendors, jobs, invoices, payments and expenses from the sync marts
     to QuickBooks, then voids and expense deletes."""
@@ -525,16 +713,13 @@ def load_quickbooks(settings: Settings, run_id: str) -> LoadReport:
     client = open_client(settings.qbo, settings.token_store)
     with connect(settings.warehouse_url) as wh:
         ensure_state(wh)
+        loader = Loader(wh, client, realm, run_id, report, settings.qbo.limits.batch_items)
 
         def customer_write(row: dict[str, Any]) -> Write | None:
             ops_id = str(row["ops_customer_id"])
             body = customer_payload(row)
             if row["action"] == "link":
-                _record_found(
-                    wh,
-                    realm,
-                    run_id,
-                    report,
+                loader.record_found(
                     # with the SyncToken linked: a later edit in QuickBooks moves past it
                     Write.of_row(
                         "customer",
@@ -561,20 +746,15 @@ def load_quickbooks(settings: Settings, run_id: str) -> LoadReport:
                 ),
             )
 
-        _load_entity(
-            wh,
-            client,
-            realm,
-            run_id,
-            report,
+        loader.load(
             "customer",
             _rows(wh, "sync_qbo_customers", "ops_customer_id"),
             "ops_customer_id",
             customer_write,
         )
 
-        _load_vendors(wh, client, realm, run_id, report)
-        _load_jobs(wh, client, realm, run_id, report)
+        _load_vendors(loader)
+        _load_jobs(loader)
 
         customers = qbo_ids(wh, realm, "customer")
         lines_by_invoice: dict[str, list[dict[str, Any]]] = defaultdict(list)
@@ -601,12 +781,7 @@ def load_quickbooks(settings: Settings, run_id: str) -> LoadReport:
                 marker=row["doc_number"],
             )
 
-        _load_entity(
-            wh,
-            client,
-            realm,
-            run_id,
-            report,
+        loader.load(
             "invoice",
             _rows(wh, "sync_qbo_invoices", "ops_invoice_id"),
             "ops_invoice_id",
@@ -652,12 +827,7 @@ def load_quickbooks(settings: Settings, run_id: str) -> LoadReport:
                 marker=row["private_note"],
             )
 
-        _load_entity(
-            wh,
-            client,
-            realm,
-            run_id,
-            report,
+        loader.load(
             "payment",
             _rows(wh, "sync_qbo_payments", "ops_payment_id"),
             "ops_payment_id",
@@ -674,7 +844,7 @@ def load_quickbooks(settings: Settings, run_id: str) -> LoadReport:
                 marker=row["marker"],
             )
             if row["action"] == "record":
-                _record_found(wh, realm, run_id, report, write, detail="already void in QuickBooks")
+                loader.record_found(write, detail="already void in QuickBooks")
                 return None
             if row["is_deposited"]:
                 return Issue(
@@ -692,35 +862,24 @@ def load_quickbooks(settings: Settings, run_id: str) -> LoadReport:
             return write
 
         expenses = _rows(wh, "sync_qbo_expenses", "ops_expense_id")
-        _load_expenses(
-            wh, client, realm, run_id, report, [r for r in expenses if r["action"] != "delete"]
-        )
+        _load_expenses(loader, [r for r in expenses if r["action"] != "delete"])
 
         # voids last, payments before invoices: QuickBooks will not void an invoice that a
         # live payment still pays
         voids = _rows(wh, "sync_qbo_voids", "entity desc, ops_id")
         for entity in ("payment", "invoice"):
-            _load_entity(
-                wh,
-                client,
-                realm,
-                run_id,
-                report,
+            loader.load(
                 entity,
                 [row for row in voids if row["entity"] == entity],
                 "ops_id",
                 void_write,
             )
-        _load_expenses(
-            wh, client, realm, run_id, report, [r for r in expenses if r["action"] == "delete"]
-        )
+        _load_expenses(loader, [r for r in expenses if r["action"] == "delete"])
     log.info("load_quickbooks: %s", report.as_dict())
     return report
 
 
-def _load_vendors(
-    wh: WarehouseConnection, client: Any, realm: str, run_id: str, report: LoadReport
-) -> None:
+def _load_vendors(loader: Loader) -> None:
     """Create, link or update the vendors of sync_qbo_vendors (as customers are)."""
 
     def vendor_write(row: dict[str, Any]) -> Write | Issue | None:
@@ -728,7 +887,7 @@ def _load_vendors(
         body = vendor_payload(row)
         if row["resolution"] == "ambiguous":
             return Issue(
-                realm_id=realm,
+                realm_id=loader.realm_id,
                 entity="vendor",
                 ops_id=ops_id,
                 kind="vendor_ambiguous",
@@ -749,34 +908,25 @@ def _load_vendors(
             marker=vendor_marker(ops_id),
         )
         if row["action"] == "link":
-            _record_found(
-                wh, realm, run_id, report, write, detail=f"matched by {row['match_method']}"
-            )
+            loader.record_found(write, detail=f"matched by {row['match_method']}")
             return None
         return write
 
-    _load_entity(
-        wh,
-        client,
-        realm,
-        run_id,
-        report,
+    loader.load(
         "vendor",
-        _rows(wh, "sync_qbo_vendors", "ops_vendor_id"),
+        _rows(loader.wh, "sync_qbo_vendors", "ops_vendor_id"),
         "ops_vendor_id",
         vendor_write,
     )
 
 
-def _load_jobs(
-    wh: WarehouseConnection, client: Any, realm: str, run_id: str, report: LoadReport
-) -> None:
+def _load_jobs(loader: Loader) -> None:
     """Create or update the jobs of sync_qbo_jobs as sub-customers of their customer.
 
     The parent is resolved now, from the ledger: a customer created earlier in this run
     counts, whatever dbt's waiting_on said before the load.
     """
-    customers = qbo_ids(wh, realm, "customer")
+    customers = qbo_ids(loader.wh, loader.realm_id, "customer")
 
     def job_write(row: dict[str, Any]) -> Write | Issue:
         ops_id = str(row["ops_job_id"])
@@ -785,7 +935,7 @@ def _load_jobs(
         )
         if parent is None:
             return Issue(
-                realm_id=realm,
+                realm_id=loader.realm_id,
                 entity="job",
                 ops_id=ops_id,
                 kind="customer_unresolved",
@@ -805,42 +955,30 @@ def _load_jobs(
             qbo_entity="Customer",
         )
 
-    _load_entity(
-        wh,
-        client,
-        realm,
-        run_id,
-        report,
+    loader.load(
         "job",
-        _rows(wh, "sync_qbo_jobs", "ops_job_id"),
+        _rows(loader.wh, "sync_qbo_jobs", "ops_job_id"),
         "ops_job_id",
         job_write,
     )
 
 
-def _load_expenses(
-    wh: WarehouseConnection,
-    client: Any,
-    realm: str,
-    run_id: str,
-    report: LoadReport,
-    rows: list[dict[str, Any]],
-) -> None:
+def _load_expenses(loader: Loader, rows: list[dict[str, Any]]) -> None:
     """Write expenses as Purchases (card, cash) or Bills (on account), or delete them.
 
     The vendor and the job (or customer) are resolved now, from the ledger, so ones
     written earlier in this run count; an unmapped category or payment method, or a
     reference still missing, holds the expense with an issue that says what to fix.
     """
-    vendors = qbo_ids(wh, realm, "vendor")
-    refs = {entity: qbo_ids(wh, realm, entity) for entity in ("job", "customer")}
+    vendors = qbo_ids(loader.wh, loader.realm_id, "vendor")
+    refs = {entity: qbo_ids(loader.wh, loader.realm_id, entity) for entity in ("job", "customer")}
 
     def expense_write(row: dict[str, Any]) -> Write | Issue:
         ops_id = str(row["ops_expense_id"])
 
         def held(kind: str, reason: str, hint: str) -> Issue:
             return Issue(
-                realm_id=realm,
+                realm_id=loader.realm_id,
                 entity="expense",
                 ops_id=ops_id,
                 qbo_id=_str(row.get("qbo_id")),
@@ -904,9 +1042,7 @@ def _load_expenses(
             qbo_entity=row["txn_type"],
         )
 
-    _load_entity(
-        wh, client, realm, run_id, report, "expense", rows, "ops_expense_id", expense_write
-    )
+    loader.load("expense", rows, "ops_expense_id", expense_write)
 
 
 def _str(value: Any) -> str | None:
