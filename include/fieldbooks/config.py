@@ -84,6 +84,15 @@ def _limits(env: dict[str, str]) -> Limits:
         throttled_wait_seconds=float(
             env.get("FIELDBOOKS_QBO_THROTTLED_WAIT_SECONDS", default.throttled_wait_seconds)
         ),
+        max_throttled_waits=int(
+            env.get("FIELDBOOKS_QBO_MAX_THROTTLED_WAITS", default.max_throttled_waits)
+        ),
+        request_timeout_seconds=float(
+            env.get("FIELDBOOKS_QBO_TIMEOUT_SECONDS", default.request_timeout_seconds)
+        ),
+        in_doubt_seconds=float(
+            env.get("FIELDBOOKS_QBO_IN_DOUBT_SECONDS", default.in_doubt_seconds)
+        ),
     )
 
 

@@ -75,8 +75,18 @@ def _int_code(exc: BaseException) -> int:
         return 0
 
 
+def is_in_doubt(exc: BaseException) -> bool:
+    """Whether a write may have happened although no answer came: the request went out and
+    the answer timed out (a refused or reset connection before sending is no doubt)."""
+    import requests
+
+    return isinstance(exc, requests.exceptions.ReadTimeout)
+
+
 def issue_kind_for(exc: BaseException) -> str:
     """The sync_issues kind for a failed QuickBooks write."""
+    if is_in_doubt(exc):
+        return "no_answer"
     code = _int_code(exc)
     if code in ISSUE_KINDS:
         return ISSUE_KINDS[code]
@@ -100,4 +110,9 @@ ISSUE_HINTS = {
         "another payment or issue a refund instead."
     ),
     "stale_object": "Someone edited the record in QuickBooks meanwhile; the next run re-reads it.",
+    "no_answer": (
+        "QuickBooks did not answer in time, so the write may have happened. Nothing to do: "
+        "once QuickBooks' own timeout has passed, the next run looks the record up by its "
+        "marker and sends it only if it is not there."
+    ),
 }

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 
 from fieldbooks.warehouse.connection import WarehouseConnection
 from fieldbooks.warehouse.state import utcnow
@@ -30,6 +31,7 @@ class LedgerEntry:
     state: str
     request_id: str | None
     marker: str | None
+    updated_at: datetime | None = None
 
 
 def request_id_for(

@@ -16,7 +16,7 @@ from fieldbooks.qbo import push
 from fieldbooks.warehouse.connection import connect
 from fieldbooks.warehouse.state import utcnow
 from tests.integration import test_load_guarantees as guarantees
-from tests.integration.test_load_guarantees import with_batch_items
+from tests.integration.test_load_guarantees import with_limits
 
 # the demo company seeded small (12 customers, 30 invoices), as the load guarantees use it
 settings = guarantees.settings
@@ -107,7 +107,7 @@ def test_vendors_jobs_and_expenses_land_once_and_a_rerun_writes_nothing(settings
 def test_rerun_after_crash_creates_no_duplicate_vendor_job_or_expense(
     settings, sandbox, monkeypatch
 ):
-    settings = with_batch_items(settings, 2)
+    settings = with_limits(settings, batch_items=2, in_doubt_seconds=0)
     _prepare(settings, "run-exp-crash")
     real = push.Loader._record_success
     calls: Counter = Counter()

@@ -65,15 +65,35 @@ class FakeResponse:
     headers: dict = field(default_factory=dict)
 
 
+class FakeSession:
+    """What python-quickbooks sends through: an OAuth session with its bearer token."""
+
+    access_token = "token"
+
+    def __init__(self, statuses: list[int], headers: dict) -> None:
+        self.statuses = statuses
+        self.headers = headers
+        self.calls: list[tuple[str, str]] = []
+        self.timeouts: list[float] = []
+        self.authorizations: list[str] = []
+
+    def request(self, method, url, headers, params, data, timeout):
+        self.calls.append((method, url))
+        self.timeouts.append(timeout)
+        self.authorizations.append(headers["Authorization"])
+        return FakeResponse(self.statuses.pop(0), self.headers)
+
+
 class FakeClient:
     def __init__(self, statuses: list[int], headers: dict | None = None) -> None:
-        self.statuses = statuses
-        self.headers = headers or {}
-        self.calls: list[tuple[str, str]] = []
+        self.session = FakeSession(statuses, headers or {})
 
     def process_request(self, request_type, url, headers="", params="", data=""):
-        self.calls.append((request_type, url))
-        return FakeResponse(self.statuses.pop(0), self.headers)
+        raise AssertionError("the pacer sends through the session, with a timeout")
+
+    @property
+    def calls(self) -> list[tuple[str, str]]:
+        return self.session.calls
 
 
 def test_a_429_is_waited_out_and_the_request_sent_again():
@@ -107,3 +127,11 @@ def test_a_company_that_stays_throttled_fails_the_request_in_the_end():
     client = pace_client(FakeClient([429] * 5), pacer)
     assert client.process_request("GET", "https://q/v3/company/1/cdc").status_code == 429
     assert len(client.calls) == 4
+
+
+def test_every_request_carries_a_timeout_and_the_bearer_token():
+    pacer, _ = _pacer(request_timeout_seconds=2.5)
+    client = pace_client(FakeClient([200]), pacer)
+    client.process_request("POST", "https://q/v3/company/1/batch", headers={})
+    assert client.session.timeouts == [2.5]
+    assert client.session.authorizations == ["Bearer token"]

@@ -36,6 +36,11 @@ class Limits:
     max_throttled_waits: int = 10
     read_retries: int = 4
     read_backoff_seconds: float = 0.5
+    # QuickBooks gives up on a request after 120 s; past that, the answer is not coming
+    request_timeout_seconds: float = 130.0
+    # a write sent without an answer (a timeout, a killed process) may still be running in
+    # QuickBooks this long: it is looked up only after, never sent again before
+    in_doubt_seconds: float = 120.0
 
 
 class CompanyPacer:
@@ -141,10 +146,23 @@ def _retry_after(response: Any) -> float | None:
         return None
 
 
+def _sender(client: Any, timeout: float) -> Callable[..., Any]:
+    """python-quickbooks' `process_request`, with a timeout: it sends none, so a request
+    QuickBooks never answers would hold the task forever."""
+
+    def send(request_type: str, url: str, headers: Any, params: Any, data: Any) -> Any:
+        headers = {**(headers or {}), "Authorization": "Bearer " + client.session.access_token}
+        return client.session.request(
+            request_type, url, headers=headers, params=params, data=data, timeout=timeout
+        )
+
+    return send
+
+
 def pace_client(client: Any, pacer: CompanyPacer) -> Any:
     """Route every request of a python-quickbooks client through the company's pacer."""
-    send = client.process_request
     limits = pacer.limits
+    send = _sender(client, limits.request_timeout_seconds)
 
     def paced(
         request_type: str, url: str, headers: Any = "", params: Any = "", data: Any = ""
@@ -153,7 +171,7 @@ def pace_client(client: Any, pacer: CompanyPacer) -> Any:
         throttled = failures = 0
         while True:
             with pacer.slot(batch):
-                response = send(request_type, url, headers=headers, params=params, data=data)
+                response = send(request_type, url, headers, params, data)
             status = response.status_code
             if status == 429 and throttled < limits.max_throttled_waits:
                 throttled += 1

@@ -17,10 +17,17 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from datetime import timedelta
 from typing import Any
 
 from fieldbooks.config import Settings
-from fieldbooks.errors import ISSUE_HINTS, ErrorClass, classify_qbo_error, issue_kind_for
+from fieldbooks.errors import (
+    ISSUE_HINTS,
+    ErrorClass,
+    classify_qbo_error,
+    is_in_doubt,
+    issue_kind_for,
+)
 from fieldbooks.issues import Issue, raise_issue, resolve_issues
 from fieldbooks.ledger import (
     LedgerEntry,
@@ -33,6 +40,7 @@ from fieldbooks.ledger import (
 )
 from fieldbooks.money import dumps_exact
 from fieldbooks.qbo.client import company_url, open_client
+from fieldbooks.qbo.pacing import Limits
 from fieldbooks.qbo.payloads import (
     customer_payload,
     expense_payload,
@@ -44,7 +52,7 @@ from fieldbooks.qbo.payloads import (
     vendor_payload,
 )
 from fieldbooks.warehouse.connection import WarehouseConnection, connect
-from fieldbooks.warehouse.state import ensure_state
+from fieldbooks.warehouse.state import ensure_state, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -127,12 +135,17 @@ class Write:
 
 
 def held_ids(wh: WarehouseConnection, realm_id: str, entity: str, run_id: str) -> set[str]:
-    """Records validation held back in this run (an open issue raised by this run)."""
+    """Records validation held back in this run (an open validation issue raised by this
+    run). A write that failed in an earlier attempt of this task is not held: clearing the
+    task and running it again is how a person retries it."""
+    from fieldbooks.quality.outbound import VALIDATION_KINDS
+
+    kinds = ", ".join(["%s"] * len(VALIDATION_KINDS))
     rows = wh.fetchall(
-        """select distinct ops_id from fieldbooks.sync_issues
+        f"""select distinct ops_id from fieldbooks.sync_issues
            where realm_id = %s and entity = %s and run_id = %s and status = 'open'
-             and ops_id is not null""",
-        (realm_id, entity, run_id),
+             and ops_id is not null and kind in ({kinds})""",
+        (realm_id, entity, run_id, *VALIDATION_KINDS),
     )
     return {r[0] for r in rows}
 
@@ -276,7 +289,8 @@ def _send(client: Any, write: Write, request_id: str) -> tuple[dict[str, Any], s
     """Send one write; returns the object and what happened (the operation, or `recovered`).
 
     A transient failure may come after QuickBooks committed the write (a lost answer), and
-    requestid is a help, not a guarantee: before sending a create again, look it up.
+    requestid is a help, not a guarantee: before sending a create again, look it up. A
+    create that got no answer at all is not sent again in this run (see `Loader._plan`).
     """
     for attempt in range(1, WRITE_ATTEMPTS + 1):
         try:
@@ -284,6 +298,8 @@ def _send(client: Any, write: Write, request_id: str) -> tuple[dict[str, Any], s
         except Exception as exc:
             if classify_qbo_error(exc) is not ErrorClass.TRANSIENT or attempt == WRITE_ATTEMPTS:
                 raise
+            if is_in_doubt(exc) and write.operation == "create":
+                raise  # it may still be running in QuickBooks: a lookup now proves nothing
             log.warning("%s %s: %s; checking before sending again", write.entity, write.ops_id, exc)
             if write.operation == "create":
                 found = _find_by_marker(client, write)
@@ -306,6 +322,9 @@ class Planned:
 Outcome = tuple[dict[str, Any], str] | Exception
 
 _TOKEN_OPERATIONS = ("update", "void", "delete")
+# ledger states after which a create may have happened: a crash before the answer was
+# recorded (pending), or a last attempt whose answer was lost (failed)
+_UNSURE = ("pending", "failed")
 
 
 def _batchable(write: Write) -> bool:
@@ -363,14 +382,15 @@ class Loader:
         realm_id: str,
         run_id: str,
         report: LoadReport,
-        batch_items: int,
+        limits: Limits,
     ) -> None:
         self.wh = wh
         self.client = client
         self.realm_id = realm_id
         self.run_id = run_id
         self.report = report
-        self.batch_items = batch_items
+        self.batch_items = limits.batch_items
+        self.in_doubt = timedelta(seconds=limits.in_doubt_seconds)
         self.pacer = getattr(client, "pacer", None)
         self.sent = Counter()  # requests by kind: batch, single
 
@@ -425,7 +445,19 @@ class Loader:
                 return None
             if write.operation == "create" and entry.qbo_id:
                 write = replace(write, operation="update", qbo_id=entry.qbo_id, sync_token=None)
-        if write.operation == "create" and entry is not None and entry.state == "pending":
+        if write.operation == "create" and entry is not None and entry.state in _UNSURE:
+            if entry.state == "pending" and entry.updated_at is not None:
+                if entry.updated_at > utcnow() - self.in_doubt:
+                    # sent without an answer moments ago: it may still be running in
+                    # QuickBooks, where a lookup would not see it yet
+                    log.info(
+                        "%s %s: sent %s without an answer; looked up after QuickBooks' timeout",
+                        write.entity,
+                        write.ops_id,
+                        entry.updated_at,
+                    )
+                    self.report.held[write.entity] += 1
+                    return None
             found = _find_by_marker(self.client, write)
             if found is not None:
                 log.info(
@@ -494,6 +526,14 @@ class Loader:
         except Exception as exc:
             if _is_auth(exc):
                 raise
+            if is_in_doubt(exc):
+                log.warning(
+                    "a batch of %d %s writes got no answer (%s); looked up on a later run",
+                    len(batch),
+                    batch[0].write.entity,
+                    exc,
+                )
+                return [exc] * len(batch)
             log.warning(
                 "a batch of %d %s writes failed as a whole (%s); checking each before sending it again",
                 len(batch),
@@ -634,7 +674,8 @@ class Loader:
         self.report.written[f"{write.entity}_{write.operation}"] += 1
 
     def _record_failure(self, plan: Planned, exc: Exception) -> None:
-        """Ledger, audit log and an issue after a write QuickBooks refused."""
+        """Ledger, audit log and an issue after a write QuickBooks refused, or never
+        answered (then the ledger keeps it `pending`: it may have happened)."""
         write = plan.write
         cls = classify_qbo_error(exc)
         message = _message(exc)
@@ -643,7 +684,7 @@ class Loader:
             realm_id=self.realm_id,
             entity=write.entity,
             ops_id=write.ops_id,
-            state="failed",
+            state="pending" if is_in_doubt(exc) else "failed",
             request_id=plan.request_id,
             marker=write.marker,
             last_error=message[:1000],
@@ -713,7 +754,7 @@ def load_quickbooks(settings: Settings, run_id: str) -> LoadReport:
     client = open_client(settings.qbo, settings.token_store)
     with connect(settings.warehouse_url) as wh:
         ensure_state(wh)
-        loader = Loader(wh, client, realm, run_id, report, settings.qbo.limits.batch_items)
+        loader = Loader(wh, client, realm, run_id, report, settings.qbo.limits)
 
         def customer_write(row: dict[str, Any]) -> Write | None:
             ops_id = str(row["ops_customer_id"])
