@@ -462,3 +462,55 @@ def test_customer_edits_in_quickbooks_go_to_operations_and_conflicts_follow_the_
     assert [(c["policy"], c["outcome"]) for c in conflicts] == [
         ("quickbooks_wins", "apply_to_operations")
     ]
+
+
+def _act(sandbox, action: str, body: dict) -> dict:
+    """As a bookkeeper in the QuickBooks screens (the sandbox's accountant actions)."""
+    request = urllib.request.Request(
+        f"{sandbox.admin_url}/realms/{sandbox.realm_id}/actions/{action}",
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request) as answer:
+        return json.load(answer)
+
+
+def test_an_inactive_mapping_target_stops_its_records_before_any_write(settings, sandbox):
+    # The bookkeeper retires the "Permit Fee" item (map_service_categories.csv row 5).
+    _act(sandbox, "deactivate", {"entity": "Item", "id": "5"})
+    pipeline.sync(settings, "run-inactive")
+
+    with connect(settings.warehouse_url) as wh:
+        with_permits = {
+            r[0]
+            for r in wh.fetchall(
+                "select distinct cast(ops_invoice_id as varchar) from sync.sync_qbo_invoice_lines "
+                "where category_name = 'Permit Fee'"
+            )
+        }
+        issues = wh.fetchdicts(
+            "select ops_id, kind, reason, hint from fieldbooks.sync_issues "
+            "where status = 'open' and entity = 'invoice'"
+        )
+        written = {
+            r[0]
+            for r in wh.fetchall(
+                "select ops_id from fieldbooks.sync_events where entity = 'invoice' and outcome = 'ok'"
+            )
+        }
+    assert with_permits, "the demo seed has no Permit Fee line: the test proves nothing"
+    assert {i["ops_id"] for i in issues} == with_permits
+    assert {i["kind"] for i in issues} == {"inactive_account"}
+    assert 'item 5 "Permit Fee", which is inactive' in issues[0]["reason"]
+    assert "map_service_categories.csv" in issues[0]["hint"]
+    assert not written & with_permits  # nothing was sent for them, not even a refused write
+    assert len(_objects(sandbox, "Invoice")) == 30 - len(with_permits)
+
+    # Active again: the held invoices follow on the next run, and their issues resolve.
+    _act(sandbox, "reactivate", {"entity": "Item", "id": "5"})
+    pipeline.sync(settings, "run-inactive-2")
+    with connect(settings.warehouse_url) as wh:
+        still_open = wh.fetchall("select ops_id from fieldbooks.sync_issues where status = 'open'")
+    assert still_open == []
+    assert len(_objects(sandbox, "Invoice")) == 30

@@ -741,6 +741,39 @@ def _hint(cls: ErrorClass) -> str:
     }[cls]
 
 
+@dataclass(frozen=True)
+class Target:
+    """A QuickBooks item or account a mapping seed points at, as QuickBooks shows it now."""
+
+    entity: str  # item, account
+    qbo_id: str
+    name: str
+    deleted: bool
+
+    def why(self) -> str:
+        """What is wrong with it, in a person's words."""
+        state = "deleted" if self.deleted else "inactive"
+        return (
+            f'QuickBooks {self.entity} {self.qbo_id} "{self.name}", which is {state} in QuickBooks'
+        )
+
+
+def unusable_targets(wh: WarehouseConnection) -> dict[tuple[str, str], Target]:
+    """Items and accounts that are inactive or deleted in QuickBooks, by (entity, id): a
+    write naming one would be refused, so the records that need one are stopped first."""
+    found = {}
+    for entity, table, id_column, name_column in (
+        ("item", "stg_qbo__items", "qbo_item_id", "item_name"),
+        ("account", "stg_qbo__accounts", "qbo_account_id", "account_name"),
+    ):
+        for qbo_id, name, deleted in wh.fetchall(
+            f"select {id_column}, {name_column}, is_deleted from staging.{table} "
+            "where not is_active or is_deleted"
+        ):
+            found[(entity, str(qbo_id))] = Target(entity, str(qbo_id), name or "", bool(deleted))
+    return found
+
+
 def _rows(wh: WarehouseConnection, table: str, order: str) -> list[dict[str, Any]]:
     """Every row of a sync mart."""
     return wh.fetchdicts(f"select * from sync.{table} order by {order}")
@@ -798,6 +831,7 @@ def load_quickbooks(settings: Settings, run_id: str) -> LoadReport:
         _load_jobs(loader)
 
         customers = qbo_ids(wh, realm, "customer")
+        unusable = unusable_targets(wh)
         lines_by_invoice: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for line in _rows(wh, "sync_qbo_invoice_lines", "ops_invoice_id, line_number"):
             lines_by_invoice[str(line["ops_invoice_id"])].append(line)
@@ -813,6 +847,30 @@ def load_quickbooks(settings: Settings, run_id: str) -> LoadReport:
                     kind="customer_unresolved",
                     reason=f"invoice {row['doc_number']}: customer {row['ops_customer_id']} has no QuickBooks customer yet",
                     hint="Resolve the customer's own issue (fieldbooks issues list); the invoice follows on the next run.",
+                )
+            stopped = [
+                (line["category_name"], unusable[("item", str(line["qbo_item_id"]))])
+                for line in lines_by_invoice[ops_id]
+                if ("item", str(line["qbo_item_id"])) in unusable
+            ]
+            if stopped:
+                category, target = stopped[0]
+                return Issue(
+                    realm_id=realm,
+                    entity="invoice",
+                    ops_id=ops_id,
+                    qbo_id=_str(row.get("qbo_id")),
+                    kind="inactive_account",
+                    reason=(
+                        f"invoice {row['doc_number']}: category '{category}' is mapped to "
+                        f"{target.why()}"
+                    ),
+                    hint=(
+                        f"Make item {target.qbo_id} active again in QuickBooks, or map "
+                        f"'{category}' to another item in dbt_project/seeds/"
+                        "map_service_categories.csv (`fieldbooks mapping check` lists every "
+                        "row to fix); the invoice follows on the next run."
+                    ),
                 )
             return Write.of_row(
                 "invoice",
@@ -1012,6 +1070,7 @@ def _load_expenses(loader: Loader, rows: list[dict[str, Any]]) -> None:
     reference still missing, holds the expense with an issue that says what to fix.
     """
     vendors = qbo_ids(loader.wh, loader.realm_id, "vendor")
+    unusable = unusable_targets(loader.wh)
     refs = {entity: qbo_ids(loader.wh, loader.realm_id, entity) for entity in ("job", "customer")}
 
     def expense_write(row: dict[str, Any]) -> Write | Issue:
@@ -1055,6 +1114,27 @@ def _load_expenses(loader: Loader, rows: list[dict[str, Any]]) -> None:
                 "Map the payment method in dbt_project/seeds/map_expense_payment_accounts.csv "
                 "(a row with reviewed = true); the expense follows on the next run.",
             )
+        for account, seed, what in (
+            (
+                "expense_account_id",
+                "map_expense_categories.csv",
+                f"category '{row['expense_category']}'",
+            ),
+            (
+                "payment_account_id",
+                "map_expense_payment_accounts.csv",
+                f"payment method '{row['paid_by']}'",
+            ),
+        ):
+            target = unusable.get(("account", str(row[account])))
+            if target is not None:
+                return held(
+                    "inactive_account",
+                    f"{what} is mapped to {target.why()}",
+                    f"Make account {target.qbo_id} active again in QuickBooks, or map {what} to "
+                    f"another account in dbt_project/seeds/{seed} (`fieldbooks mapping check` "
+                    "lists every row to fix); the expense follows on the next run.",
+                )
         vendor = vendors.get(str(row["ops_vendor_id"])) or _str(row.get("qbo_vendor_id"))
         if vendor is None:
             return held(
