@@ -115,3 +115,17 @@
         'hold'
     {%- endif -%}
 {%- endmacro %}
+
+{#
+    fb_invoice_line_signature(item, quantity, unit_price, amount): one invoice line as
+    fieldbooks sends it, hashed the same way from operations' columns and from
+    QuickBooks' (typed alike first: QuickBooks answers 2.5 where operations holds 2.50).
+#}
+{% macro fb_invoice_line_signature(item, quantity, unit_price, amount) -%}
+    {{ fb_hash([
+        'cast(' ~ item ~ ' as varchar)',
+        'cast(' ~ quantity ~ ' as numeric(18, 4))',
+        'cast(' ~ unit_price ~ ' as numeric(18, 2))',
+        'cast(' ~ amount ~ ' as numeric(18, 2))',
+    ]) }}
+{%- endmacro %}

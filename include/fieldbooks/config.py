@@ -21,6 +21,7 @@ DEMO_CLIENT_SECRET = "fieldbooks-demo-secret"
 DEFAULT_SANDBOX_PORT = 8765
 CONFLICT_POLICIES = ("ops_wins", "quickbooks_wins", "newest_wins", "flag")
 CONFLICT_ENTITIES = ("customer", "invoice")
+INVOICE_POLICIES = ("ops_wins", "flag")
 
 
 def project_root() -> Path:
@@ -108,6 +109,11 @@ def parse_conflict_policies(value: str, where: str) -> dict[str, str]:
         if policy not in CONFLICT_POLICIES:
             raise ValueError(
                 f"{where}: {entity}={policy!r} is no policy; use one of {', '.join(CONFLICT_POLICIES)}"
+            )
+        if entity == "invoice" and policy not in INVOICE_POLICIES:
+            raise ValueError(
+                f"{where}: invoice={policy!r}: an invoice belongs to operations; use "
+                f"{' or '.join(INVOICE_POLICIES)} (rewrite QuickBooks' edit, or hold it)"
             )
         policies[entity] = policy
     return policies

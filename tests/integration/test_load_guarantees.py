@@ -7,6 +7,7 @@ import urllib.request
 from collections import Counter
 from dataclasses import replace
 from datetime import date
+from decimal import Decimal
 
 import pytest
 from sqlalchemy import create_engine, func, insert, select, update
@@ -514,3 +515,85 @@ def test_an_inactive_mapping_target_stops_its_records_before_any_write(settings,
         still_open = wh.fetchall("select ops_id from fieldbooks.sync_issues where status = 'open'")
     assert still_open == []
     assert len(_objects(sandbox, "Invoice")) == 30
+
+
+def _invoice_in_quickbooks(sandbox, doc_number: str) -> dict:
+    return next(i for i in _objects(sandbox, "Invoice") if i["DocNumber"] == doc_number)
+
+
+def _raise_first_line(sandbox, invoice: dict, by: str) -> None:
+    """As a bookkeeper: change the first item line's quantity and amount in QuickBooks."""
+    lines = [line for line in invoice["Line"] if line.get("DetailType") == "SalesItemLineDetail"]
+    first = json.loads(json.dumps(lines[0]))
+    first["Amount"] = str(Decimal(str(first["Amount"])) + Decimal(by))
+    first["SalesItemLineDetail"]["UnitPrice"] = first["Amount"]
+    first["SalesItemLineDetail"]["Qty"] = 1
+    _act(sandbox, "edit_invoice", {"invoice_id": invoice["Id"], "lines": [first, *lines[1:]]})
+
+
+def _item_lines(invoice: dict) -> list[tuple[str, Decimal]]:
+    return sorted(
+        (line["SalesItemLineDetail"]["ItemRef"]["value"], Decimal(str(line["Amount"])))
+        for line in invoice["Line"]
+        if line.get("DetailType") == "SalesItemLineDetail"
+    )
+
+
+def test_an_invoice_edited_in_quickbooks_is_rewritten_under_ops_wins_and_held_under_flag(
+    settings, sandbox
+):
+    pipeline.sync(settings, "run-e1")
+    with connect(settings.warehouse_url) as wh:
+        numbers = [
+            r[0]
+            for r in wh.fetchall(
+                "select invoice_number from raw_ops.invoices order by id limit 3"
+            )
+        ]
+    edited, paid, flagged = (_invoice_in_quickbooks(sandbox, n) for n in numbers)
+    as_written = _item_lines(edited)
+
+    # A bookkeeper edits one invoice's lines; a customer pays another (its SyncToken moves
+    # too, but that is no edit).
+    _raise_first_line(sandbox, edited, "25.00")
+    _act(sandbox, "receive_payment", {"invoice_id": paid["Id"], "amount": "10.00"})
+    assert _item_lines(_invoice_in_quickbooks(sandbox, numbers[0])) != as_written
+
+    summary = pipeline.sync(settings, "run-e2")  # ops_wins, the invoice default
+    assert _item_lines(_invoice_in_quickbooks(sandbox, numbers[0])) == as_written
+    with connect(settings.warehouse_url) as wh:
+        events = wh.fetchall(
+            "select ops_id, operation, detail from fieldbooks.sync_events "
+            "where run_id = 'run-e2' and entity = 'invoice' and direction = 'to_quickbooks'"
+        )
+    assert len(events) == 1
+    ops_id, operation, detail = events[0]
+    assert operation == "update"
+    assert "edited in QuickBooks (lines)" in detail and "ops_wins" in detail
+    assert summary["ties_out"], summary["lines"]
+
+    # Nothing echoes: the rewritten invoice is as operations has it, the paid one unedited.
+    pipeline.sync(settings, "run-e3")
+    with connect(settings.warehouse_url) as wh:
+        again = wh.scalar(
+            "select count(*) from fieldbooks.sync_events where run_id = 'run-e3' "
+            "and entity = 'invoice' and direction = 'to_quickbooks'"
+        )
+    assert again == 0
+
+    # Under flag, an edit is held for a person, and QuickBooks keeps it.
+    held = replace(settings, conflict_policies={"invoice": "flag"})
+    _raise_first_line(sandbox, flagged, "40.00")
+    edited_version = _item_lines(_invoice_in_quickbooks(sandbox, numbers[2]))
+    pipeline.sync(held, "run-e4")
+    assert _item_lines(_invoice_in_quickbooks(sandbox, numbers[2])) == edited_version
+    with connect(settings.warehouse_url) as wh:
+        issues = wh.fetchdicts(
+            "select entity, kind, reason from fieldbooks.sync_issues where status = 'open'"
+        )
+        conflicts = wh.fetchdicts("select * from sync.sync_conflicts")
+    assert [(i["entity"], i["kind"]) for i in issues] == [("invoice", "edited_in_quickbooks")]
+    assert "changed in QuickBooks" in issues[0]["reason"] and "lines" in issues[0]["reason"]
+    assert [(c["entity"], c["policy"], c["outcome"]) for c in conflicts] == [
+        ("invoice", "flag", "hold")
+    ]

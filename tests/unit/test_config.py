@@ -23,6 +23,7 @@ def test_conflict_policies_parse_per_entity():
     [
         ("customer=latest", "ops_wins, quickbooks_wins, newest_wins, flag"),
         ("payments=flag", "entities: customer, invoice"),
+        ("invoice=quickbooks_wins", "an invoice belongs to operations; use ops_wins or flag"),
     ],
 )
 def test_a_wrong_policy_is_named_with_what_would_do(value, named):

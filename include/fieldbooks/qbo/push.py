@@ -101,6 +101,9 @@ class Write:
     # the QuickBooks entity when it is not the ledger's (a job is a Customer, an expense a
     # Purchase or a Bill)
     qbo_entity: str | None = None
+    # the SyncToken of a version a person made in QuickBooks that this write overwrites
+    # (an invoice under ops_wins): sent although the ledger already holds its payload hash
+    rewrite_of: str | None = None
 
     @classmethod
     def of_row(
@@ -436,10 +439,14 @@ class Loader:
     def _plan(self, write: Write, entry: LedgerEntry | None) -> Planned | None:
         """What is left to send of one write, given its ledger row (None: nothing)."""
         request_id = request_id_for(
-            self.realm_id, write.entity, write.ops_id, write.payload_hash, write.operation
+            self.realm_id,
+            write.entity,
+            write.ops_id,
+            write.payload_hash + (f"@{write.rewrite_of}" if write.rewrite_of else ""),
+            write.operation,
         )
         if entry is not None and entry.state in ("sent", "confirmed"):
-            if entry.payload_hash == write.payload_hash:
+            if entry.payload_hash == write.payload_hash and write.rewrite_of is None:
                 # An earlier attempt of this task already wrote it (the change set predates it).
                 self.report.skipped[write.entity] += 1
                 return None
@@ -872,12 +879,20 @@ def load_quickbooks(settings: Settings, run_id: str) -> LoadReport:
                         "row to fix); the invoice follows on the next run."
                     ),
                 )
+            edited = row["reason"] == "edited_in_quickbooks"
             return Write.of_row(
                 "invoice",
                 row,
                 ops_id=ops_id,
                 body=invoice_payload(row, lines_by_invoice[ops_id], customer),
                 marker=row["doc_number"],
+                rewrite_of=_str(row["rewrite_of"]) if edited else None,
+                note=(
+                    f"edited in QuickBooks ({row['changed_fields']}); policy "
+                    f"{row['conflict_policy']} rewrites operations' version"
+                    if edited
+                    else None
+                ),
             )
 
         loader.load(

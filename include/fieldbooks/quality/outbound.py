@@ -200,8 +200,8 @@ def _hold_conflicts(wh: WarehouseConnection, realm_id: str, run_id: str) -> Suit
                 qbo_id=row["qbo_id"],
                 kind="edited_in_quickbooks",
                 reason=(
-                    f"{row['entity']} {row['ops_id']} was changed in operations and in "
-                    f"QuickBooks ({row['entity']} {row['qbo_id']}) since the last sync and "
+                    f"{row['entity']} {row['ops_id']} was changed in {row['changed_in']} "
+                    f"({row['entity']} {row['qbo_id']} in QuickBooks) since the last sync and "
                     f"they differ in {row['changed_fields']}; the {row['policy']} policy "
                     "holds it for a person"
                 ),

@@ -2,8 +2,9 @@
 -- (var conflict_policies) and what it decided: send_to_quickbooks (the record is in the
 -- outbound set), apply_to_operations (in the edits set to operations) or hold (in
 -- neither: validation raises an edited_in_quickbooks issue and a person decides).
--- Customers only so far: invoices edited in QuickBooks are the loaders' rule, and jobs,
--- vendors and expenses are kept by operations (ops_wins) whatever QuickBooks shows.
+-- Customers changed in both systems, and invoices a person edited in QuickBooks (an
+-- invoice belongs to operations: ops_wins rewrites it, flag holds it). Jobs, vendors and
+-- expenses are kept by operations whatever QuickBooks shows.
 with
 
 customers as (
@@ -12,12 +13,19 @@ customers as (
 
 ),
 
+invoices as (
+
+    select * from {{ ref('int_invoices_edited_in_quickbooks') }}
+
+),
+
 final as (
 
     select
         'customer' as entity,
-        ops_customer_id as ops_id,
+        cast(ops_customer_id as varchar) as ops_id,
         qbo_id,
+        'operations and QuickBooks' as changed_in,
         changed_fields,
         ops_updated_at,
         qbo_updated_at,
@@ -25,6 +33,20 @@ final as (
         conflict_outcome as outcome
     from customers
     where reason = 'conflict'
+
+    union all
+
+    select
+        'invoice' as entity,
+        cast(ops_invoice_id as varchar) as ops_id,
+        qbo_invoice_id as qbo_id,
+        'QuickBooks' as changed_in,
+        changed_fields,
+        ops_updated_at,
+        qbo_updated_at,
+        conflict_policy as policy,
+        case conflict_policy when 'flag' then 'hold' else 'send_to_quickbooks' end as outcome
+    from invoices
 
 )
 

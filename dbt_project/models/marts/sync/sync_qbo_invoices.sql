@@ -2,7 +2,10 @@
 -- invoices that are neither draft nor void, with no ledger row (create, or update when
 -- the invoice is already in QuickBooks under its DocNumber), a changed payload, or a
 -- push left pending/failed. payload_hash covers what is pushed (header and lines),
--- not balance or status, which QuickBooks owns once the invoice is there.
+-- not balance or status, which QuickBooks owns once the invoice is there. An invoice a
+-- person edited in QuickBooks (int_invoices_edited_in_quickbooks) is rewritten under
+-- conflict_policies.invoice = ops_wins (reason edited_in_quickbooks, rewrite_of = the
+-- SyncToken it overwrites) and left out under flag (held: sync_conflicts).
 with
 
 ops_invoices as (
@@ -53,6 +56,12 @@ invoice_ledger as (
 
     select * from ledger
     where entity = 'invoice'
+
+),
+
+edits as (
+
+    select * from {{ ref('int_invoices_edited_in_quickbooks') }}
 
 ),
 
@@ -159,18 +168,26 @@ decided as (
         hashed.lines_total,
         hashed.private_note,
         hashed.payload_hash,
+        edits.changed_fields,
+        edits.conflict_policy,
+        case when edits.ops_invoice_id is not null then edits.qbo_sync_token end as rewrite_of,
         case
             when invoice_ledger.ops_id is null then 'new'
             when invoice_ledger.state in ('pending', 'failed') then 'retry'
             when coalesce(invoice_ledger.payload_hash, '') <> hashed.payload_hash then 'changed'
+            when edits.ops_invoice_id is not null then 'edited_in_quickbooks'
         end as reason
     from hashed
     left join invoice_ledger
         on hashed.ops_invoice_id = invoice_ledger.ops_id
     left join qbo_invoices
         on hashed.qbo_invoice_id = qbo_invoices.qbo_invoice_id
+    left join edits
+        on hashed.ops_invoice_id = edits.ops_invoice_id
 
 )
 
 select * from decided
-where reason is not null
+where
+    reason is not null
+    and coalesce(conflict_policy, 'ops_wins') = 'ops_wins'
