@@ -19,6 +19,7 @@ class ErrorClass(StrEnum):
 _CODE_CLASSES = {
     610: ErrorClass.DATA,
     2020: ErrorClass.DATA,
+    3100: ErrorClass.AUTH,  # ApplicationAuthorizationFailed (HTTP 403): no permission
     3200: ErrorClass.AUTH,
     4000: ErrorClass.DATA,
     5010: ErrorClass.CONFLICT,
@@ -27,6 +28,7 @@ _CODE_CLASSES = {
     6210: ErrorClass.DATA,
     6240: ErrorClass.DATA,
     6540: ErrorClass.DATA,
+    6190: ErrorClass.AUTH,  # Invalid Company Status: the subscription ended or is suspended
 }
 
 # The issue kind recorded for a fault code (DESIGN.md, sync_issues.kind).
@@ -37,6 +39,8 @@ ISSUE_KINDS = {
     6240: "duplicate_name",
     6540: "deposited_payment_edit",
     3200: "auth_failed",
+    3100: "permission_denied",
+    6190: "company_unavailable",
 }
 
 
@@ -91,9 +95,11 @@ def issue_kind_for(exc: BaseException) -> str:
     if code in ISSUE_KINDS:
         return ISSUE_KINDS[code]
     cls = classify_qbo_error(exc)
-    return {ErrorClass.AUTH: "auth_failed", ErrorClass.TRANSIENT: "throttled"}.get(
-        cls, "rejected_by_quickbooks"
-    )
+    if cls is ErrorClass.TRANSIENT:
+        text = f"{getattr(exc, 'message', exc)} {getattr(exc, 'detail', '')}"
+        throttled = "ThrottleExceeded" in text or "statusCode=429" in text
+        return "throttled" if throttled else "quickbooks_unavailable"
+    return {ErrorClass.AUTH: "auth_failed"}.get(cls, "rejected_by_quickbooks")
 
 
 # What a person can do, by issue kind; the class's generic hint applies otherwise.
@@ -110,6 +116,14 @@ ISSUE_HINTS = {
         "another payment or issue a refund instead."
     ),
     "stale_object": "Someone edited the record in QuickBooks meanwhile; the next run re-reads it.",
+    "permission_denied": (
+        "The QuickBooks user fieldbooks connected as may not do this: reconnect the company "
+        "(fieldbooks connect) as a company admin; nothing is lost, the next run retries it."
+    ),
+    "company_unavailable": (
+        "The QuickBooks company cannot take writes (its subscription ended or is "
+        "suspended): renew it in QuickBooks; nothing is lost, the next run retries it."
+    ),
     "no_answer": (
         "QuickBooks did not answer in time, so the write may have happened. Nothing to do: "
         "once QuickBooks' own timeout has passed, the next run looks the record up by its "

@@ -48,20 +48,9 @@ def batch_request_id(request_ids: list[str]) -> str:
 
 
 _ENTRY_COLUMNS = (
-    "realm_id, entity, ops_id, qbo_id, sync_token, payload_hash, state, request_id, marker"
+    "realm_id, entity, ops_id, qbo_id, sync_token, payload_hash, state, request_id, marker, "
+    "updated_at"
 )
-
-
-def get_entry(
-    wh: WarehouseConnection, realm_id: str, entity: str, ops_id: str
-) -> LedgerEntry | None:
-    """The ledger row of one record, if any."""
-    rows = wh.fetchdicts(
-        f"""select {_ENTRY_COLUMNS}
-           from fieldbooks.sync_ledger where realm_id = %s and entity = %s and ops_id = %s""",
-        (realm_id, entity, ops_id),
-    )
-    return LedgerEntry(**rows[0]) if rows else None
 
 
 def entries(wh: WarehouseConnection, realm_id: str, entity: str) -> dict[str, LedgerEntry]:

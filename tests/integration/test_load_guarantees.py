@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import json
+import time
 import urllib.request
 from collections import Counter
 from dataclasses import replace
@@ -546,9 +548,7 @@ def test_an_invoice_edited_in_quickbooks_is_rewritten_under_ops_wins_and_held_un
     with connect(settings.warehouse_url) as wh:
         numbers = [
             r[0]
-            for r in wh.fetchall(
-                "select invoice_number from raw_ops.invoices order by id limit 3"
-            )
+            for r in wh.fetchall("select invoice_number from raw_ops.invoices order by id limit 3")
         ]
     edited, paid, flagged = (_invoice_in_quickbooks(sandbox, n) for n in numbers)
     as_written = _item_lines(edited)
@@ -597,3 +597,118 @@ def test_an_invoice_edited_in_quickbooks_is_rewritten_under_ops_wins_and_held_un
     assert [(c["entity"], c["policy"], c["outcome"]) for c in conflicts] == [
         ("invoice", "flag", "hold")
     ]
+
+
+def _revoke(sandbox, token: str) -> None:
+    """As Intuit does when a connection is cut: the token stops working at once."""
+    credentials = base64.b64encode(f"{sandbox.client_id}:{sandbox.client_secret}".encode())
+    request = urllib.request.Request(
+        f"{sandbox.base_url}/oauth2/v1/tokens/revoke",
+        data=json.dumps({"token": token}).encode(),
+        headers={
+            "Content-Type": "application/json",
+            "Authorization": f"Basic {credentials.decode()}",
+        },
+        method="POST",
+    )
+    urllib.request.urlopen(request).close()
+
+
+def test_a_cut_connection_stops_the_load_and_the_next_run_loses_nothing(
+    settings, sandbox, monkeypatch
+):
+    settings = with_limits(settings, batch_items=4)
+    _prepare(settings, "run-auth")
+    real = push.Loader._record_success
+    calls = Counter()
+
+    def cut_after_the_first_invoice_batch(loader, plan, obj, operation):
+        real(loader, plan, obj, operation)
+        if plan.write.entity == "invoice":
+            calls["invoice"] += 1
+            if calls["invoice"] == 4:
+                _revoke(sandbox, loader.client.auth_client.access_token)
+
+    monkeypatch.setattr(push.Loader, "_record_success", cut_after_the_first_invoice_batch)
+    with pytest.raises(push.QuickBooksAuthError, match="auth_failed"):
+        push.load_quickbooks(settings, "run-auth")
+    assert len(_objects(sandbox, "Invoice")) == 4
+    with connect(settings.warehouse_url) as wh:
+        issues = wh.fetchdicts(
+            "select kind, hint from fieldbooks.sync_issues where status = 'open' and entity = 'invoice'"
+        )
+    # the batch QuickBooks refused: each of its invoices failed, none is left in doubt
+    assert [i["kind"] for i in issues] == ["auth_failed"] * 4
+    assert "Reconnect" in issues[0]["hint"]
+
+    # The next run gets a fresh access token and writes the rest, each invoice once.
+    monkeypatch.setattr(push.Loader, "_record_success", real)
+    report = push.load_quickbooks(settings, "run-auth-2")
+    invoices = _objects(sandbox, "Invoice")
+    assert len(invoices) == 30
+    assert Counter(i["DocNumber"] for i in invoices).most_common(1)[0][1] == 1
+    assert report.written["invoice"] == 26
+    with connect(settings.warehouse_url) as wh:
+        still_open = wh.fetchall("select kind from fieldbooks.sync_issues where status = 'open'")
+    assert still_open == []
+
+
+def test_a_write_without_an_answer_is_looked_up_only_after_quickbooks_is_done(settings, sandbox):
+    # QuickBooks takes 2 s over the first invoice batch; fieldbooks waits 1 s for answers
+    # and treats a write as possibly still running for 3 s after it was sent.
+    settings = with_limits(
+        settings, batch_items=10, request_timeout_seconds=1.0, in_doubt_seconds=3.0
+    )
+    _prepare(settings, "run-doubt")
+    with connect(settings.warehouse_url) as wh:
+        # the batch requests the loader sends before the invoices: let those through
+        before = sum(
+            -(-wh.scalar(f"select count(*) from sync.{table} where action <> 'link'") // 10)
+            for table in ("sync_qbo_customers", "sync_qbo_vendors", "sync_qbo_jobs")
+        )
+    slow = {
+        "rules": [
+            {
+                "match": {"path": "^/batch"},
+                "sequence": ["ok"] * before + ["slow"],
+                "delay_seconds": 2,
+            }
+        ]
+    }
+    request = urllib.request.Request(
+        f"{sandbox.admin_url}/faults",
+        data=json.dumps(slow).encode(),
+        headers={"Content-Type": "application/json"},
+        method="PUT",
+    )
+    urllib.request.urlopen(request).close()
+
+    first = push.load_quickbooks(settings, "run-doubt")
+    assert first.failed["invoice"] == 10  # no answer: in doubt, not sent again
+    with connect(settings.warehouse_url) as wh:
+        kinds = {
+            r[0]
+            for r in wh.fetchall("select kind from fieldbooks.sync_issues where entity = 'invoice'")
+        }
+        pending = wh.scalar(
+            "select count(*) from fieldbooks.sync_ledger where entity = 'invoice' and state = 'pending'"
+        )
+    assert kinds == {"no_answer"} and pending == 10
+
+    # At once, a rerun must not look: the write may still be running in QuickBooks.
+    second = push.load_quickbooks(settings, "run-doubt")
+    assert second.held["invoice"] == 10
+    assert not second.written.get("invoice")
+
+    time.sleep(3.5)  # QuickBooks is surely done now: the rerun finds them by DocNumber
+    third = push.load_quickbooks(settings, "run-doubt")
+    assert third.written["invoice"] == 10
+    invoices = _objects(sandbox, "Invoice")
+    assert len(invoices) == 30
+    assert Counter(i["DocNumber"] for i in invoices).most_common(1)[0][1] == 1
+    with connect(settings.warehouse_url) as wh:
+        recovered = wh.scalar(
+            "select count(*) from fieldbooks.sync_events where operation = 'recovered'"
+        )
+        still_open = wh.fetchall("select kind from fieldbooks.sync_issues where status = 'open'")
+    assert recovered == 10 and still_open == []

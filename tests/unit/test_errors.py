@@ -40,7 +40,18 @@ THROTTLE_XML = (
             ErrorClass.TRANSIENT,
             "throttled",
         ),
-        (requests.ConnectionError("refused"), ErrorClass.TRANSIENT, "throttled"),
+        (requests.ConnectionError("refused"), ErrorClass.TRANSIENT, "quickbooks_unavailable"),
+        (requests.exceptions.ReadTimeout("no answer"), ErrorClass.TRANSIENT, "no_answer"),
+        (
+            qbe.ValidationException("ApplicationAuthorizationFailed", 3100),
+            ErrorClass.AUTH,
+            "permission_denied",
+        ),
+        (
+            qbe.QuickbooksException("Invalid Company Status", 6190),
+            ErrorClass.AUTH,
+            "company_unavailable",
+        ),
     ],
 )
 def test_each_failure_gets_its_class_and_issue_kind(exc, expected, kind):

@@ -62,7 +62,8 @@ WRITE_BACKOFF_SECONDS = 1.0
 
 
 class QuickBooksAuthError(RuntimeError):
-    """The company refused our credentials: nothing more is written until it is reconnected."""
+    """The company refused our credentials, our permissions, or writes at all (its
+    subscription ended): nothing more is written to it until a person acts."""
 
 
 @dataclass
@@ -495,6 +496,7 @@ class Loader:
             batch = []
         batched = {id(plan) for plan in batch}
         outcomes: list[tuple[Planned, Outcome]] = []
+        refused: Exception | None = None
         try:
             if batch:
                 outcomes.extend(zip(batch, self._send_batch(batch), strict=True))
@@ -502,13 +504,19 @@ class Loader:
                 if id(plan) in batched:
                     continue
                 outcome = self._send_alone(plan)
-                outcomes.append((plan, outcome))
                 if isinstance(outcome, Exception) and _is_auth(outcome):
-                    break  # the rest stay pending: the next run looks them up first
+                    refused = outcome
+                    break
+                outcomes.append((plan, outcome))
         except Exception as exc:
             if not _is_auth(exc):
                 raise
-            outcomes.append((chunk[0], exc))
+            refused = exc
+        if refused is not None:
+            # QuickBooks refuses a request it cannot authorise before doing anything: every
+            # write of the chunk still without an outcome failed, none is in doubt
+            answered = {id(plan) for plan, _ in outcomes}
+            outcomes.extend((plan, refused) for plan in chunk if id(plan) not in answered)
         self._finish(outcomes)
 
     def _batch_fits(self) -> bool:
@@ -615,7 +623,8 @@ class Loader:
                     self._record_success(plan, *outcome)
         if auth is not None:
             raise QuickBooksAuthError(
-                f"QuickBooks company {self.realm_id} refused our credentials: {_message(auth)}"
+                f"QuickBooks company {self.realm_id} takes no writes from fieldbooks "
+                f"({issue_kind_for(auth)}): {_message(auth)}. {ISSUE_HINTS.get(issue_kind_for(auth), _hint(ErrorClass.AUTH))}"
             ) from auth
 
     def _record_success(self, plan: Planned, obj: dict[str, Any], operation: str) -> None:
