@@ -7,6 +7,7 @@ is resolved automatically when the record syncs, and counts its attempts meanwhi
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from fieldbooks.warehouse.connection import WarehouseConnection
@@ -73,10 +74,22 @@ def resolve_issues(
     wh: WarehouseConnection, realm_id: str, entity: str, ops_id: str, run_id: str
 ) -> None:
     """Resolve every open issue of a record that has now synced."""
+    resolve_issues_of(wh, realm_id, entity, [ops_id], run_id)
+
+
+def resolve_issues_of(
+    wh: WarehouseConnection, realm_id: str, entity: str, ops_ids: Sequence[str], run_id: str
+) -> None:
+    """Resolve every open issue of records of one entity that have now synced (one
+    statement for a batch's writes)."""
+    if not ops_ids:
+        return
+    listed = ", ".join(["%s"] * len(ops_ids))
     wh.execute(
-        """update fieldbooks.sync_issues set status = 'resolved', last_seen = %s, run_id = %s
-           where realm_id = %s and entity = %s and ops_id = %s and status in ('open', 'retrying')""",
-        (utcnow(), run_id, realm_id, entity, ops_id),
+        f"""update fieldbooks.sync_issues set status = 'resolved', last_seen = %s, run_id = %s
+           where realm_id = %s and entity = %s and ops_id in ({listed})
+             and status in ('open', 'retrying')""",
+        (utcnow(), run_id, realm_id, entity, *ops_ids),
     )
 
 

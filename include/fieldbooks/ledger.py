@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from fieldbooks.warehouse.connection import WarehouseConnection
 from fieldbooks.warehouse.state import utcnow
@@ -72,28 +74,58 @@ def qbo_ids(wh: WarehouseConnection, realm_id: str, entity: str) -> dict[str, st
     return {ops_id: qbo_id for ops_id, qbo_id in rows}
 
 
-def upsert_entry(
-    wh: WarehouseConnection,
-    *,
-    realm_id: str,
-    entity: str,
-    ops_id: str,
-    state: str,
-    qbo_id: str | None = None,
-    sync_token: str | None = None,
-    payload_hash: str | None = None,
-    request_id: str | None = None,
-    marker: str | None = None,
-    origin: str = "ops",
-    last_error: str | None = None,
-) -> None:
-    """Write a record's ledger row; fields passed as None keep their stored value."""
+@dataclass(frozen=True)
+class Entry:
+    """A ledger row to write; fields left None keep their stored value."""
+
+    realm_id: str
+    entity: str
+    ops_id: str
+    state: str
+    qbo_id: str | None = None
+    sync_token: str | None = None
+    payload_hash: str | None = None
+    request_id: str | None = None
+    marker: str | None = None
+    origin: str = "ops"
+    last_error: str | None = None
+
+
+_LEDGER_COLUMNS = (
+    "realm_id, entity, ops_id, qbo_id, sync_token, payload_hash, state, request_id, marker, "
+    "origin, last_error, created_at, updated_at"
+)
+
+
+def upsert_entries(wh: WarehouseConnection, rows: Sequence[Entry]) -> None:
+    """Write ledger rows in one statement (a batch's intents, or its outcomes): one
+    statement per write cost ~30 ms on DuckDB, more than QuickBooks takes to answer."""
+    if not rows:
+        return
     now = utcnow()
+    values = ", ".join(["(" + ", ".join(["%s"] * 13) + ")"] * len(rows))
+    params = [
+        value
+        for row in rows
+        for value in (
+            row.realm_id,
+            row.entity,
+            row.ops_id,
+            row.qbo_id,
+            row.sync_token,
+            row.payload_hash,
+            row.state,
+            row.request_id,
+            row.marker,
+            row.origin,
+            row.last_error,
+            now,
+            now,
+        )
+    ]
     wh.execute(
-        """insert into fieldbooks.sync_ledger
-             (realm_id, entity, ops_id, qbo_id, sync_token, payload_hash, state, request_id,
-              marker, origin, last_error, created_at, updated_at)
-           values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+        f"""insert into fieldbooks.sync_ledger ({_LEDGER_COLUMNS})
+           values {values}
            on conflict (realm_id, entity, ops_id) do update set
              qbo_id = coalesce(excluded.qbo_id, sync_ledger.qbo_id),
              sync_token = coalesce(excluded.sync_token, sync_ledger.sync_token),
@@ -103,62 +135,70 @@ def upsert_entry(
              marker = coalesce(excluded.marker, sync_ledger.marker),
              last_error = excluded.last_error,
              updated_at = excluded.updated_at""",
-        (
-            realm_id,
-            entity,
-            ops_id,
-            qbo_id,
-            sync_token,
-            payload_hash,
-            state,
-            request_id,
-            marker,
-            origin,
-            last_error,
-            now,
-            now,
-        ),
+        params,
     )
 
 
-def record_event(
-    wh: WarehouseConnection,
-    *,
-    run_id: str,
-    direction: str,
-    realm_id: str,
-    entity: str,
-    operation: str,
-    outcome: str,
-    ops_id: str | None = None,
-    qbo_id: str | None = None,
-    request_id: str | None = None,
-    payload_hash: str | None = None,
-    detail: str | None = None,
-) -> None:
-    """Append one row to the audit log of writes to either system."""
+def upsert_entry(wh: WarehouseConnection, **fields: Any) -> None:
+    """Write one record's ledger row (see Entry for the fields)."""
+    upsert_entries(wh, [Entry(**fields)])
+
+
+@dataclass(frozen=True)
+class Event:
+    """One row of the audit log of writes to either system."""
+
+    run_id: str
+    direction: str
+    realm_id: str
+    entity: str
+    operation: str
+    outcome: str
+    ops_id: str | None = None
+    qbo_id: str | None = None
+    request_id: str | None = None
+    payload_hash: str | None = None
+    detail: str | None = None
+
+
+def record_events(wh: WarehouseConnection, events: Sequence[Event]) -> None:
+    """Append rows to the audit log, in one statement."""
+    if not events:
+        return
     now = utcnow()
-    event_id = hashlib.sha1(
-        f"{now.isoformat()}|{run_id}|{direction}|{entity}|{ops_id}|{qbo_id}|{operation}|{uuid.uuid4()}".encode()
-    ).hexdigest()
+    values = ", ".join(["(" + ", ".join(["%s"] * 13) + ")"] * len(events))
+    params = []
+    for e in events:
+        event_id = hashlib.sha1(
+            f"{now.isoformat()}|{e.run_id}|{e.direction}|{e.entity}|{e.ops_id}|{e.qbo_id}|"
+            f"{e.operation}|{uuid.uuid4()}".encode()
+        ).hexdigest()
+        params.extend(
+            (
+                event_id,
+                now,
+                e.run_id,
+                e.direction,
+                e.realm_id,
+                e.entity,
+                e.ops_id,
+                e.qbo_id,
+                e.operation,
+                e.request_id,
+                e.payload_hash,
+                e.outcome,
+                e.detail,
+            )
+        )
     wh.execute(
-        """insert into fieldbooks.sync_events
+        f"""insert into fieldbooks.sync_events
              (event_id, occurred_at, run_id, direction, realm_id, entity, ops_id, qbo_id, operation,
               request_id, payload_hash, outcome, detail)
-           values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
-        (
-            event_id,
-            now,
-            run_id,
-            direction,
-            realm_id,
-            entity,
-            ops_id,
-            qbo_id,
-            operation,
-            request_id,
-            payload_hash,
-            outcome,
-            detail,
-        ),
+           values {values}""",
+        params,
     )
+
+
+def record_event(wh: WarehouseConnection, **fields: Any) -> None:
+    """Append one row to the audit log (see Event for the fields)."""
+    record_events(wh, [Event(**fields)])

@@ -135,3 +135,18 @@ def test_every_request_carries_a_timeout_and_the_bearer_token():
     client.process_request("POST", "https://q/v3/company/1/batch", headers={})
     assert client.session.timeouts == [2.5]
     assert client.session.authorizations == ["Bearer token"]
+
+
+def test_a_request_is_counted_from_its_answer_as_quickbooks_counts_it_from_arrival():
+    # One request a 10 s window; the first takes 5 s to come back. QuickBooks counted it
+    # when it arrived (after it was sent), so the next may go at 15 s, not at 10 s.
+    pacer, clock = _pacer(requests_per_window=1, window_seconds=10.0)
+    with pacer.slot():
+        clock.sleep(5.0)
+    with pacer.slot():
+        assert clock.now == 15.0
+
+
+def test_the_most_writes_a_window_allows_spends_both_budgets():
+    pacer, _ = _pacer(requests_per_window=500, batches_per_window=40, batch_items=30)
+    assert pacer.writes_per_window() == 40 * 30 + 460

@@ -11,10 +11,10 @@ loader decides, through the ledger, whether to look the object up or send again.
 
 from __future__ import annotations
 
+import bisect
 import logging
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -56,8 +56,9 @@ class CompanyPacer:
         self._clock = clock
         self._sleep = sleep
         self._lock = threading.Lock()
-        self._requests: deque[float] = deque()
-        self._batches: deque[float] = deque()
+        # when each request in the window was answered (sent, while it is in flight)
+        self._requests: list[float] = []
+        self._batches: list[float] = []
         self._in_flight = 0
         self.waited_seconds = 0.0
         self.throttled = 0
@@ -66,8 +67,7 @@ class CompanyPacer:
         """0 when a request fits now, else how long until the oldest one leaves the window."""
         horizon = now - self.limits.window_seconds
         for stamps in (self._requests, self._batches):
-            while stamps and stamps[0] <= horizon:
-                stamps.popleft()
+            del stamps[: bisect.bisect_right(stamps, horizon)]
         waits = []
         if len(self._requests) >= self.limits.requests_per_window:
             waits.append(self._requests[0] - horizon)
@@ -94,12 +94,12 @@ class CompanyPacer:
         """Hold one request's place in the window (and one concurrency slot) while it runs."""
         while True:
             with self._lock:
-                now = self._clock()
-                wait = self._room_in(now, batch)
+                sent = self._clock()
+                wait = self._room_in(sent, batch)
                 if wait <= 0:
-                    self._requests.append(now)
+                    bisect.insort(self._requests, sent)
                     if batch:
-                        self._batches.append(now)
+                        bisect.insort(self._batches, sent)
                     self._in_flight += 1
                     break
             self.waited_seconds += wait
@@ -109,6 +109,16 @@ class CompanyPacer:
         finally:
             with self._lock:
                 self._in_flight -= 1
+                # QuickBooks counts a request when it arrives, which is after we sent it:
+                # counted from its answer, it stays in our window at least as long as in
+                # theirs, so a slot we free is one they have freed too
+                answered = self._clock()
+                for stamps, counted in ((self._requests, True), (self._batches, batch)):
+                    if counted:
+                        at = bisect.bisect_left(stamps, sent)
+                        if at < len(stamps) and stamps[at] == sent:
+                            del stamps[at]
+                        bisect.insort(stamps, answered)
 
     def backoff_after_throttle(self, retry_after: float | None) -> None:
         """A 429 came back anyway (another client shares the company): wait it out."""

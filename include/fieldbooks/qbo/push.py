@@ -28,14 +28,18 @@ from fieldbooks.errors import (
     is_in_doubt,
     issue_kind_for,
 )
-from fieldbooks.issues import Issue, raise_issue, resolve_issues
+from fieldbooks.issues import Issue, raise_issue, resolve_issues, resolve_issues_of
 from fieldbooks.ledger import (
+    Entry,
+    Event,
     LedgerEntry,
     batch_request_id,
     entries,
     qbo_ids,
     record_event,
+    record_events,
     request_id_for,
+    upsert_entries,
     upsert_entry,
 )
 from fieldbooks.money import dumps_exact
@@ -479,10 +483,10 @@ class Loader:
 
     def _write_chunk(self, chunk: list[Planned]) -> None:
         """Record the intents, send them, record what became of each."""
-        with self.wh.transaction():
-            for plan in chunk:
-                upsert_entry(
-                    self.wh,
+        upsert_entries(
+            self.wh,
+            [
+                Entry(
                     realm_id=self.realm_id,
                     entity=plan.write.entity,
                     ops_id=plan.write.ops_id,
@@ -491,6 +495,9 @@ class Loader:
                     marker=plan.write.marker,
                     qbo_id=plan.write.qbo_id,
                 )
+                for plan in chunk
+            ],
+        )
         batch = [plan for plan in chunk if _batchable(plan.write)]
         if len(batch) < 2 or not self._batch_fits():
             batch = []
@@ -612,8 +619,10 @@ class Loader:
 
     def _finish(self, outcomes: list[tuple[Planned, Outcome]]) -> None:
         """Ledger, audit log and issue queue for what became of each write, in one
-        transaction; an auth failure then stops the load."""
+        transaction and a few statements; an auth failure then stops the load."""
         auth: Exception | None = None
+        self._entries, self._events = [], []
+        self._resolved: dict[str, list[str]] = defaultdict(list)
         with self.wh.transaction():
             for plan, outcome in outcomes:
                 if isinstance(outcome, Exception):
@@ -621,42 +630,50 @@ class Loader:
                     auth = auth or (outcome if _is_auth(outcome) else None)
                 else:
                     self._record_success(plan, *outcome)
+            upsert_entries(self.wh, self._entries)
+            record_events(self.wh, self._events)
+            for entity, ops_ids in self._resolved.items():
+                resolve_issues_of(self.wh, self.realm_id, entity, ops_ids, self.run_id)
         if auth is not None:
+            kind = issue_kind_for(auth)
             raise QuickBooksAuthError(
-                f"QuickBooks company {self.realm_id} takes no writes from fieldbooks "
-                f"({issue_kind_for(auth)}): {_message(auth)}. {ISSUE_HINTS.get(issue_kind_for(auth), _hint(ErrorClass.AUTH))}"
+                f"QuickBooks company {self.realm_id} takes no writes from fieldbooks ({kind}): "
+                f"{_message(auth)}. {ISSUE_HINTS.get(kind, _hint(ErrorClass.AUTH))}"
             ) from auth
 
     def _record_success(self, plan: Planned, obj: dict[str, Any], operation: str) -> None:
-        """Ledger, audit log and issue queue after a write QuickBooks accepted."""
+        """Ledger, audit log and issue queue after a write QuickBooks accepted (written by
+        `_finish`, with the rest of the batch)."""
         write = plan.write
-        upsert_entry(
-            self.wh,
-            realm_id=self.realm_id,
-            entity=write.entity,
-            ops_id=write.ops_id,
-            state="sent",
-            qbo_id=str(obj["Id"]),
-            sync_token=_str(obj.get("SyncToken")),
-            payload_hash=write.payload_hash,
-            request_id=plan.request_id,
-            marker=write.marker,
+        self._entries.append(
+            Entry(
+                realm_id=self.realm_id,
+                entity=write.entity,
+                ops_id=write.ops_id,
+                state="sent",
+                qbo_id=str(obj["Id"]),
+                sync_token=_str(obj.get("SyncToken")),
+                payload_hash=write.payload_hash,
+                request_id=plan.request_id,
+                marker=write.marker,
+            )
         )
-        record_event(
-            self.wh,
-            run_id=self.run_id,
-            direction=DIRECTION,
-            realm_id=self.realm_id,
-            entity=write.entity,
-            operation=operation,
-            outcome="ok",
-            ops_id=write.ops_id,
-            qbo_id=str(obj["Id"]),
-            request_id=plan.request_id,
-            payload_hash=write.payload_hash,
-            detail=write.note,
+        self._events.append(
+            Event(
+                run_id=self.run_id,
+                direction=DIRECTION,
+                realm_id=self.realm_id,
+                entity=write.entity,
+                operation=operation,
+                outcome="ok",
+                ops_id=write.ops_id,
+                qbo_id=str(obj["Id"]),
+                request_id=plan.request_id,
+                payload_hash=write.payload_hash,
+                detail=write.note,
+            )
         )
-        resolve_issues(self.wh, self.realm_id, write.entity, write.ops_id, self.run_id)
+        self._resolved[write.entity].append(write.ops_id)
         self.report.written[write.entity] += 1
 
     def record_found(self, write: Write, detail: str) -> None:
@@ -695,29 +712,31 @@ class Loader:
         write = plan.write
         cls = classify_qbo_error(exc)
         message = _message(exc)
-        upsert_entry(
-            self.wh,
-            realm_id=self.realm_id,
-            entity=write.entity,
-            ops_id=write.ops_id,
-            state="pending" if is_in_doubt(exc) else "failed",
-            request_id=plan.request_id,
-            marker=write.marker,
-            last_error=message[:1000],
+        self._entries.append(
+            Entry(
+                realm_id=self.realm_id,
+                entity=write.entity,
+                ops_id=write.ops_id,
+                state="pending" if is_in_doubt(exc) else "failed",
+                request_id=plan.request_id,
+                marker=write.marker,
+                last_error=message[:1000],
+            )
         )
-        record_event(
-            self.wh,
-            run_id=self.run_id,
-            direction=DIRECTION,
-            realm_id=self.realm_id,
-            entity=write.entity,
-            operation=write.operation,
-            outcome=f"failed:{cls.value}",
-            ops_id=write.ops_id,
-            qbo_id=write.qbo_id,
-            request_id=plan.request_id,
-            payload_hash=write.payload_hash,
-            detail=message[:1000],
+        self._events.append(
+            Event(
+                run_id=self.run_id,
+                direction=DIRECTION,
+                realm_id=self.realm_id,
+                entity=write.entity,
+                operation=write.operation,
+                outcome=f"failed:{cls.value}",
+                ops_id=write.ops_id,
+                qbo_id=write.qbo_id,
+                request_id=plan.request_id,
+                payload_hash=write.payload_hash,
+                detail=message[:1000],
+            )
         )
         kind = issue_kind_for(exc)
         raise_issue(
