@@ -57,8 +57,9 @@ ops_signatures as (
         ops_invoice_id,
         string_agg(
             {{ fb_invoice_line_signature('qbo_item_id', 'quantity', 'unit_price', 'amount') }},
-            ',' order by cast(qbo_item_id as varchar), cast(amount as numeric(18, 2)),
-            cast(quantity as numeric(18, 4))
+            ',' order by
+                cast(qbo_item_id as varchar), cast(amount as numeric(18, 2)),
+                cast(quantity as numeric(18, 4))
         ) as lines_signature
     from ops_lines
     group by ops_invoice_id
@@ -71,8 +72,9 @@ qbo_signatures as (
         qbo_invoice_id,
         string_agg(
             {{ fb_invoice_line_signature('qbo_item_id', 'quantity', 'unit_price', 'amount') }},
-            ',' order by cast(qbo_item_id as varchar), cast(amount as numeric(18, 2)),
-            cast(quantity as numeric(18, 4))
+            ',' order by
+                cast(qbo_item_id as varchar), cast(amount as numeric(18, 2)),
+                cast(quantity as numeric(18, 4))
         ) as lines_signature
     from qbo_lines
     group by qbo_invoice_id
