@@ -1,10 +1,13 @@
 """Sync the operations DB and QuickBooks Online every 15 minutes.
 
 extract_ops and extract_qbo copy what changed on each side into the warehouse;
+validate_raw holds back records whose raw rows break their contract as issues;
 transform runs dbt (mapping, matching, outbound change sets); validate holds back
 records that would fail in QuickBooks as issues; load_quickbooks and load_ops write
-each side; reconcile re-reads both and rebuilds the tie-out. Every task is safe to
-clear and rerun: writes go through the ledger and merges are keyed.
+each side; reconcile re-reads both and rebuilds the tie-out. Both validation tasks
+add to the Data Docs report ($FIELDBOOKS_HOME/data_docs/index.html; the path is in
+their log and return value). Every task is safe to clear and rerun: writes go
+through the ledger and merges are keyed.
 """
 
 from __future__ import annotations
@@ -46,6 +49,13 @@ def fieldbooks_sync():
         return step_extract_qbo(load_settings())
 
     @task(pool=WAREHOUSE_POOL)
+    def validate_raw(**context) -> dict:
+        from fieldbooks.config import load_settings
+        from fieldbooks.pipeline import step_validate_raw
+
+        return step_validate_raw(load_settings(), context["run_id"])
+
+    @task(pool=WAREHOUSE_POOL)
     def transform() -> dict:
         from fieldbooks.config import load_settings
         from fieldbooks.pipeline import step_transform
@@ -53,7 +63,7 @@ def fieldbooks_sync():
         return step_transform(load_settings())
 
     @task(pool=WAREHOUSE_POOL)
-    def validate(**context) -> list:
+    def validate(**context) -> dict:
         from fieldbooks.config import load_settings
         from fieldbooks.pipeline import step_validate
 
@@ -84,6 +94,7 @@ def fieldbooks_sync():
     (
         extract_ops()
         >> extract_qbo()
+        >> validate_raw()
         >> transform()
         >> validate()
         >> load_quickbooks()

@@ -114,7 +114,8 @@ def _cmd_transform(args: argparse.Namespace) -> int:
 def _cmd_validate(args: argparse.Namespace) -> int:
     from fieldbooks import pipeline
 
-    _print(pipeline.step_validate(load_settings(), args.run_id or pipeline.new_run_id()))
+    step = pipeline.step_validate_raw if args.suites == "raw" else pipeline.step_validate
+    _print(step(load_settings(), args.run_id or pipeline.new_run_id()))
     return 0
 
 
@@ -275,8 +276,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("transform", help="step 3: dbt build").set_defaults(func=_cmd_transform)
 
+    validate = sub.add_parser(
+        "validate", help="step 4: outbound validation suites (raw: the raw contracts, step 2b)"
+    )
+    validate.add_argument("suites", nargs="?", choices=["outbound", "raw"], default="outbound")
+    validate.add_argument("--run-id", default=None)
+    validate.set_defaults(func=_cmd_validate)
+
     for name, func, help_text in (
-        ("validate", _cmd_validate, "step 4: outbound validation suites"),
         ("reconcile", _cmd_reconcile, "step 6: reconciliation and run summary"),
         ("sync", _cmd_sync, "steps 1-6 in order"),
     ):

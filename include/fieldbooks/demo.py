@@ -209,6 +209,7 @@ def run_demo(airflow: bool = True) -> int:
 
 def _latest_summary(settings: Settings):
     """The newest run summary recorded in fieldbooks.sync_runs."""
+    from fieldbooks.quality.docs import existing_index
     from fieldbooks.reconcile import summarize
     from fieldbooks.warehouse.connection import connect
 
@@ -216,7 +217,7 @@ def _latest_summary(settings: Settings):
         run_id = wh.scalar(
             "select run_id from fieldbooks.sync_runs order by finished_at desc limit 1"
         )
-        return summarize(wh, run_id)
+        return summarize(wh, run_id, existing_index(settings.home))
 
 
 def _airflow_runner(home: Path, log_file: Path):

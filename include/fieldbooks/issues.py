@@ -103,6 +103,18 @@ def open_issue_ids(wh: WarehouseConnection, realm_id: str, entity: str) -> set[s
     return {r[0] for r in rows}
 
 
+def held_qbo_ids(
+    wh: WarehouseConnection, realm_id: str, entity: str, kind: str, run_id: str
+) -> set[str]:
+    """QuickBooks ids of an entity that an issue of this kind, raised by this run, holds back."""
+    rows = wh.fetchall(
+        "select distinct qbo_id from fieldbooks.sync_issues where realm_id = %s and entity = %s "
+        "and kind = %s and run_id = %s and status = 'open' and qbo_id is not null",
+        (realm_id, entity, kind, run_id),
+    )
+    return {r[0] for r in rows}
+
+
 def list_issues(
     wh: WarehouseConnection, status: str | None = "open", kind: str | None = None
 ) -> list[dict]:

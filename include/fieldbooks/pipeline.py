@@ -43,6 +43,14 @@ def step_extract_qbo(settings: Settings) -> dict[str, int]:
     return {r.entity: r.objects for r in extract_qbo(settings)}
 
 
+def step_validate_raw(settings: Settings, run_id: str) -> dict[str, Any]:
+    """Step 2b: the raw contracts over what was just extracted; broken records held as issues."""
+    from fieldbooks.quality.raw import validate_raw
+
+    reports, data_docs = validate_raw(settings, run_id)
+    return {"suites": [asdict(r) for r in reports], "data_docs": data_docs}
+
+
 def step_transform(settings: Settings) -> dict[str, Any]:
     """Step 3: dbt build."""
     from fieldbooks.transform import transform
@@ -51,11 +59,12 @@ def step_transform(settings: Settings) -> dict[str, Any]:
     return {"command": result.command, "succeeded": result.succeeded}
 
 
-def step_validate(settings: Settings, run_id: str) -> list[dict[str, Any]]:
+def step_validate(settings: Settings, run_id: str) -> dict[str, Any]:
     """Step 4: outbound suites; failing records held back as issues."""
     from fieldbooks.quality.outbound import validate_outbound
 
-    return [asdict(r) for r in validate_outbound(settings, run_id)]
+    reports, data_docs = validate_outbound(settings, run_id)
+    return {"suites": [asdict(r) for r in reports], "data_docs": data_docs}
 
 
 def step_load_quickbooks(settings: Settings, run_id: str) -> dict[str, dict[str, int]]:
@@ -81,11 +90,12 @@ def step_reconcile(settings: Settings, run_id: str) -> dict[str, Any]:
 
 
 def sync(settings: Settings, run_id: str | None = None) -> dict[str, Any]:
-    """Steps 1-6 in order, as the DAG runs them."""
+    """Steps 1-6 in order (the raw contracts right after the extracts), as the DAG runs them."""
     run_id = run_id or new_run_id()
     log.info("sync run %s", run_id)
     step_extract_ops(settings, run_id)
     step_extract_qbo(settings)
+    step_validate_raw(settings, run_id)
     step_transform(settings)
     step_validate(settings, run_id)
     step_load_quickbooks(settings, run_id)

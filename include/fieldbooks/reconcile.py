@@ -11,6 +11,7 @@ from typing import Any
 from fieldbooks.config import Settings
 from fieldbooks.ops.extract import extract_ops
 from fieldbooks.qbo.extract import extract_qbo
+from fieldbooks.quality.docs import existing_index
 from fieldbooks.transform import run_dbt
 from fieldbooks.warehouse.connection import WarehouseConnection, connect
 from fieldbooks.warehouse.state import ensure_state, utcnow
@@ -41,6 +42,8 @@ class RunSummary:
     ar_difference: str | None = None
     # reconciliation.tieout_summary.is_tied_out; None when the summary is not built
     is_tied_out: bool | None = None
+    # the Data Docs report the validation steps write (None before the first one)
+    data_docs: str | None = None
 
     @property
     def ties_out(self) -> bool:
@@ -85,6 +88,7 @@ class RunSummary:
             _tieout_line("expenses", self.expense_tieout),
             _tieout_line("sales tax periods", self.sales_tax_tieout),
             f"accounts receivable, ops minus QuickBooks: {self.ar_difference or 'no data'}",
+            f"validation report: {self.data_docs or 'not written yet'}",
             f"books tie out: {verdict}",
         ]
 
@@ -112,9 +116,9 @@ def _fmt(counts: dict[str, int]) -> str:
     return ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "nothing"
 
 
-def summarize(wh: WarehouseConnection, run_id: str) -> RunSummary:
+def summarize(wh: WarehouseConnection, run_id: str, data_docs: str | None = None) -> RunSummary:
     """Count this run's writes, the open issues and every tie-out, and read the verdict."""
-    summary = RunSummary(run_id=run_id)
+    summary = RunSummary(run_id=run_id, data_docs=data_docs)
     for direction, entity, operation, count in wh.fetchall(
         """select direction, entity, operation, count(*) from fieldbooks.sync_events
            where run_id = %s and outcome = 'ok'
@@ -190,7 +194,7 @@ def reconcile(settings: Settings, run_id: str) -> RunSummary:
     run_dbt(settings, ["build", "--selector", "reconcile"])  # dbt_project/selectors.yml
     with connect(settings.warehouse_url) as wh:
         ensure_state(wh)
-        summary = summarize(wh, run_id)
+        summary = summarize(wh, run_id, existing_index(settings.home))
         record_run(wh, summary, started, "tied_out" if summary.ties_out else "differences")
     for line in summary.lines():
         log.info(line)

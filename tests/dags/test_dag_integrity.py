@@ -83,6 +83,7 @@ def test_sync_steps_run_in_order(dagbag):
     order = [
         "extract_ops",
         "extract_qbo",
+        "validate_raw",
         "transform",
         "validate",
         "load_quickbooks",

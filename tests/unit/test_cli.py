@@ -22,6 +22,7 @@ def test_every_step_of_the_design_has_a_command():
         ["extract", "qbo"],
         ["transform"],
         ["validate"],
+        ["validate", "raw"],
         ["load", "qbo"],
         ["load", "ops"],
         ["reconcile"],

@@ -20,10 +20,11 @@ from sqlalchemy import Connection, Engine, create_engine, func, insert, select, 
 from sqlalchemy.exc import SQLAlchemyError
 
 from fieldbooks.config import Settings
-from fieldbooks.issues import Issue, raise_issue
+from fieldbooks.issues import Issue, held_qbo_ids, raise_issue
 from fieldbooks.ledger import record_event, upsert_entry
 from fieldbooks.money import to_money
 from fieldbooks.ops import schema
+from fieldbooks.quality.raw_ops import KIND as RAW_CONTRACT
 from fieldbooks.warehouse.connection import WarehouseConnection, connect
 from fieldbooks.warehouse.state import ensure_state, utcnow
 
@@ -188,10 +189,15 @@ def apply_quickbooks_payments(
 
     Each payment commits on its own in operations before the ledger learns of it, so a
     crash between the two leaves a payment that the next run finds and only links. A
-    payment that pays any invoice operations does not know is held whole.
+    payment that pays any invoice operations does not know is held whole, and so is one
+    whose raw row broke its contract this run (its amounts cannot be trusted).
     """
     rows = wh.fetchdicts("select * from sync.sync_ops_payments order by qbo_payment_id, line_index")
+    broken = held_qbo_ids(wh, realm_id, "payment", RAW_CONTRACT, run_id)
     for qbo_id, group in groupby(rows, key=lambda row: str(row["qbo_payment_id"])):
+        if qbo_id in broken:
+            counts["payment_held"] += 1
+            continue
         lines = list(group)
         with engine.begin() as conn:
             held = _hold_reason(conn, lines)
@@ -269,11 +275,16 @@ def apply_customer_edits(
     in operations since waits for the next run, where the conflict policy decides. The
     ledger then takes QuickBooks' SyncToken and the payload hash operations now has, so
     neither side sees a change on the next run. A `record` only adopts the SyncToken
-    (QuickBooks changed what operations does not keep).
+    (QuickBooks changed what operations does not keep). A customer whose raw row broke
+    its contract this run waits until QuickBooks sends it whole.
     """
     table = schema.customers
     rows = wh.fetchdicts("select * from sync.sync_ops_customers order by ops_customer_id")
+    broken = held_qbo_ids(wh, realm_id, "customer", RAW_CONTRACT, run_id)
     for row in rows:
+        if row["qbo_id"] in broken:
+            counts["customer_edit_held"] += 1
+            continue
         ops_id = str(row["ops_customer_id"])
         payload_hash = None
         if row["action"] == "update":

@@ -143,17 +143,19 @@ class Write:
 
 
 def held_ids(wh: WarehouseConnection, realm_id: str, entity: str, run_id: str) -> set[str]:
-    """Records validation held back in this run (an open validation issue raised by this
-    run). A write that failed in an earlier attempt of this task is not held: clearing the
-    task and running it again is how a person retries it."""
+    """Records validation held back in this run (an open issue the raw contract or the
+    outbound suites raised in this run). A write that failed in an earlier attempt of this
+    task is not held: clearing the task and running it again is how a person retries it."""
     from fieldbooks.quality.outbound import VALIDATION_KINDS
+    from fieldbooks.quality.raw_ops import KIND as RAW_CONTRACT
 
-    kinds = ", ".join(["%s"] * len(VALIDATION_KINDS))
+    held_kinds = (*VALIDATION_KINDS, RAW_CONTRACT)
+    kinds = ", ".join(["%s"] * len(held_kinds))
     rows = wh.fetchall(
         f"""select distinct ops_id from fieldbooks.sync_issues
            where realm_id = %s and entity = %s and run_id = %s and status = 'open'
              and ops_id is not null and kind in ({kinds})""",
-        (realm_id, entity, run_id, *VALIDATION_KINDS),
+        (realm_id, entity, run_id, *held_kinds),
     )
     return {r[0] for r in rows}
 

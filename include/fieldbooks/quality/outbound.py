@@ -2,7 +2,8 @@
 
 A failing record is held back (an open issue raised by this run, which the loaders
 skip); records that pass have their earlier validation issues resolved. A suite that
-finds most of its input broken fails the task, so nothing at all is written.
+finds most of its input broken fails the task, so nothing at all is written. Every run
+with something to check adds its results to the Data Docs report (`quality/docs.py`).
 """
 
 from __future__ import annotations
@@ -13,15 +14,19 @@ from typing import Any
 
 from fieldbooks.config import Settings
 from fieldbooks.issues import Issue, raise_issue
-from fieldbooks.quality.runner import Failure, Rule, run_suite
+from fieldbooks.quality.docs import DataDocs
+from fieldbooks.quality.runner import (
+    Failure,
+    Rule,
+    ValidationAborted,
+    mostly_broken,
+    run_suite,
+)
 from fieldbooks.warehouse.connection import WarehouseConnection, connect
 from fieldbooks.warehouse.state import ensure_state, utcnow
 
 log = logging.getLogger(__name__)
 
-# Hold back at most this share of a set before deciding the input itself is broken.
-MAX_HELD_SHARE = 0.5
-MIN_ROWS_FOR_ABORT = 10
 VALIDATION_KINDS = (
     "customer_ambiguous",
     "unmapped_category",
@@ -34,10 +39,6 @@ CONFLICT_HINT = (
     "newest_wins); the next run syncs it."
 )
 MONEY_PATTERN = r"^-?[0-9]+\.[0-9]{2}$"
-
-
-class ValidationAborted(RuntimeError):
-    """Most records of a change set failed: the input is broken, nothing is written."""
 
 
 @dataclass(frozen=True)
@@ -212,9 +213,13 @@ def _hold_conflicts(wh: WarehouseConnection, realm_id: str, run_id: str) -> Suit
     return SuiteReport("conflicts", len(rows), len(rows))
 
 
-def validate_outbound(settings: Settings, run_id: str) -> list[SuiteReport]:
-    """Run the outbound suites; hold back failing records; abort when a set is mostly broken."""
+def validate_outbound(settings: Settings, run_id: str) -> tuple[list[SuiteReport], str]:
+    """Run the outbound suites; hold back failing records; abort when a set is mostly broken.
+
+    Returns the suites' reports and the Data Docs report's path.
+    """
     realm = settings.qbo.realm_id
+    docs = DataDocs(settings.home, run_id)
     reports: list[SuiteReport] = []
     with connect(settings.warehouse_url) as wh:
         ensure_state(wh)
@@ -228,15 +233,17 @@ def validate_outbound(settings: Settings, run_id: str) -> list[SuiteReport]:
             ),
             ("outbound_invoices", "invoice", _invoice_frame(wh), "ops_invoice_id", invoice_rules()),
         ):
-            failures = run_suite(suite, frame, id_column, rules)
+            failures = run_suite(suite, frame, id_column, rules, docs)
             checked = [] if frame.empty else [str(v) for v in frame[id_column]]
             held = _hold(wh, realm, entity, failures, checked, run_id)
             reports.append(SuiteReport(suite, len(checked), held))
             log.info("%s: %d checked, %d held back", suite, len(checked), held)
-            if len(checked) >= MIN_ROWS_FOR_ABORT and held > MAX_HELD_SHARE * len(checked):
+            if mostly_broken(len(checked), held):
+                path = docs.publish()
                 raise ValidationAborted(
                     f"{suite}: {held} of {len(checked)} records failed validation; the input looks "
-                    "broken, so nothing is written. Read the open issues (fieldbooks issues list)."
+                    "broken, so nothing is written. Read the open issues (fieldbooks issues list) "
+                    f"and the report at {path}."
                 )
         reports.append(_hold_conflicts(wh, realm, run_id))
-    return reports
+    return reports, str(docs.publish())
