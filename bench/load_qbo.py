@@ -25,12 +25,11 @@ how many exist more than once).
 - fieldbooks: `push.Loader.write_all` over `push.Write`s built with `payloads.invoice_payload`
   (two lines, one taxable; DocNumber the marker), a DuckDB warehouse with the state tables
   (`ensure_state`: ledger, events, issues), the client from `client.open_client` (paced).
-  The loader is subclassed only to time its steps (warehouse before, requests, warehouse
-  after) and to stamp when each chunk's writes were recorded.
+  The product as it is: the Loader is subclassed only to observe (time its steps:
+  warehouse before, requests, warehouse after; stamp when each chunk's writes were
+  recorded and when each batch request was answered), nothing in its behaviour changes.
 - fieldbooks_postgres: the same with a PostgreSQL warehouse (a diagnostic: the same code
   with statements that cost a fraction of a millisecond).
-- fieldbooks_proposed: the same as fieldbooks with two PROTOTYPES of proposed changes,
-  patched in here only (`chunk_ledger`, `completion_stamps`): nothing in include/ changes.
 - batch_create: python-quickbooks `batch_create` (chunks of 30, no pacing) over `Invoice`
   objects, as documented: one call over every invoice.
 - batch_create_retry: the same as a careful user would run it: one `batch_create` per 30
@@ -46,7 +45,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import http.client
-import inspect
 import json
 import os
 import shutil
@@ -55,7 +53,6 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from contextlib import contextmanager
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -72,7 +69,6 @@ QUIET_ENV = {"GX_ANALYTICS_ENABLED": "false", **harness.QUIET_ENV}
 TOOLS = (
     "fieldbooks",
     "fieldbooks_postgres",
-    "fieldbooks_proposed",
     "batch_create",
     "batch_create_retry",
     "save_loop",
@@ -317,6 +313,7 @@ def run_fieldbooks(args) -> dict:
             super().__init__(*a, **kw)
             self.seconds: Counter = Counter()
             self.chunks: list[tuple[float, int, float]] = []
+            self.batch_answers: list[float] = []
             self._ok = 0
 
         def _timed(self, key: str, call, *a, **kw):
@@ -335,7 +332,9 @@ def run_fieldbooks(args) -> dict:
             self.chunks.append((now, self._ok, now - started - sending))
 
         def _send_batch(self, batch):
-            return self._timed("send_batch", super()._send_batch, batch)
+            outcomes = self._timed("send_batch", super()._send_batch, batch)
+            self.batch_answers.append(time.perf_counter())
+            return outcomes
 
         def _send_alone(self, plan, suspect=False, fresh_token=False):
             return self._timed("send_single", super()._send_alone, plan, suspect, fresh_token)
@@ -344,8 +343,6 @@ def run_fieldbooks(args) -> dict:
             self._timed("ledger_after", super()._finish, outcomes)
             self._ok = sum(1 for _, outcome in outcomes if not isinstance(outcome, Exception))
 
-    if args.tool == "fieldbooks_proposed":
-        chunk_ledger(push)
     settings = load_settings(fieldbooks_env(args.port, args.home, args.window, args.warehouse))
     refs = json.loads(args.refs)
     writes = []
@@ -363,17 +360,11 @@ def run_fieldbooks(args) -> dict:
         )
     client = open_client(settings.qbo, settings.token_store)
     pacer = client.pacer
-    if args.tool == "fieldbooks_proposed":
-        completion_stamps(pacer)
     report = push.LoadReport()
     profile = cProfile.Profile() if args.profile else None
     with connect(settings.warehouse_url) as wh:
         ensure_state(wh)
-        limits = settings.qbo.limits
-        # the Loader took `batch_items` before it took the whole Limits
-        if "limits" not in inspect.signature(push.Loader).parameters:
-            limits = limits.batch_items
-        loader = TimedLoader(wh, client, REALM, "bench-load-qbo", report, limits)
+        loader = TimedLoader(wh, client, REALM, "bench-load-qbo", report, settings.qbo.limits)
         started = time.perf_counter()
         if profile:
             profile.enable()
@@ -404,6 +395,11 @@ def run_fieldbooks(args) -> dict:
         "per_window": writes_per_window,
         "ledger_ms_per_write_per_window": ledger_ms,
         "busiest_window": busiest_window(loader.chunks, args.window),
+        # window n's first batch request (its quota's first) answered this long after n × W
+        "window_late_seconds": [
+            round(at - started - n * args.window, 2)
+            for n, at in enumerate(loader.batch_answers[:: settings.qbo.limits.batches_per_window])
+        ],
         "seconds_in": {
             "ledger_before": round(timed["chunk"] - sends - timed["ledger_after"], 2),
             "requests_incl_pacer_wait": round(sends, 2),
@@ -412,170 +408,6 @@ def run_fieldbooks(args) -> dict:
         },
         "ledger_states": ledger,
     }
-
-
-def chunk_ledger(push) -> None:
-    """PROTOTYPE of a proposed change, bench only: within one warehouse transaction, the
-    Loader's ledger upserts, audit-log rows and issue resolutions are kept and sent when it
-    commits as one multi-row statement each (the same SQL and columns as
-    ledger.upsert_entry, ledger.record_event and issues.resolve_issues), instead of three
-    statements per write. The Loader itself runs unchanged."""
-    import hashlib as hashes
-    import uuid
-
-    from fieldbooks.warehouse.connection import WarehouseConnection
-    from fieldbooks.warehouse.state import utcnow
-
-    real = {
-        "upsert_entry": push.upsert_entry,
-        "record_event": push.record_event,
-        "resolve_issues": push.resolve_issues,
-    }
-    kept: dict[str, list] = {name: [] for name in real}
-    keys: set[tuple[str, str, str]] = set()
-    transaction = WarehouseConnection.transaction
-
-    def values(rows: int, columns: int) -> str:
-        return ", ".join(["(" + ", ".join(["%s"] * columns) + ")"] * rows)
-
-    def forget() -> None:
-        for calls in kept.values():
-            calls.clear()
-        keys.clear()
-
-    def flush(wh: WarehouseConnection) -> None:
-        now = utcnow()
-        if entries := kept["upsert_entry"]:
-            wh.execute(
-                UPSERT_ENTRIES.format(rows=values(len(entries), 13)),
-                [
-                    value
-                    for e in entries
-                    for value in (
-                        e["realm_id"], e["entity"], e["ops_id"], e.get("qbo_id"),
-                        e.get("sync_token"), e.get("payload_hash"), e["state"],
-                        e.get("request_id"), e.get("marker"), e.get("origin", "ops"),
-                        e.get("last_error"), now, now,
-                    )
-                ],
-            )  # fmt: skip
-        if events := kept["record_event"]:
-            rows = []
-            for e in events:
-                event_id = hashes.sha1(
-                    f"{now.isoformat()}|{e['run_id']}|{e['direction']}|{e['entity']}|"
-                    f"{e.get('ops_id')}|{e.get('qbo_id')}|{e['operation']}|{uuid.uuid4()}".encode()
-                ).hexdigest()
-                rows.extend(
-                    (
-                        event_id, now, e["run_id"], e["direction"], e["realm_id"], e["entity"],
-                        e.get("ops_id"), e.get("qbo_id"), e["operation"], e.get("request_id"),
-                        e.get("payload_hash"), e["outcome"], e.get("detail"),
-                    )
-                )  # fmt: skip
-            wh.execute(INSERT_EVENTS.format(rows=values(len(events), 13)), rows)
-        by_record: dict[tuple[str, str, str], list[str]] = {}
-        for realm_id, entity, ops_id, run_id in kept["resolve_issues"]:
-            by_record.setdefault((realm_id, entity, run_id), []).append(ops_id)
-        for (realm_id, entity, run_id), ops_ids in by_record.items():
-            wh.execute(
-                "update fieldbooks.sync_issues set status = 'resolved', last_seen = %s, "
-                "run_id = %s where realm_id = %s and entity = %s and status in "
-                f"('open', 'retrying') and ops_id in ({', '.join(['%s'] * len(ops_ids))})",
-                (now, run_id, realm_id, entity, *ops_ids),
-            )
-        forget()
-
-    @contextmanager
-    def keeping_transaction(wh: WarehouseConnection):
-        outer = wh._depth == 0
-        with transaction(wh):
-            try:
-                yield wh
-                if outer:
-                    flush(wh)
-            finally:
-                if outer:
-                    forget()
-
-    def upsert_entry(wh: WarehouseConnection, **kwargs) -> None:
-        if not wh._depth:
-            return real["upsert_entry"](wh, **kwargs)
-        key = (kwargs["realm_id"], kwargs["entity"], kwargs["ops_id"])
-        if key in keys:  # one statement cannot upsert a key twice
-            flush(wh)
-        keys.add(key)
-        kept["upsert_entry"].append(kwargs)
-
-    def record_event(wh: WarehouseConnection, **kwargs) -> None:
-        if not wh._depth:
-            return real["record_event"](wh, **kwargs)
-        kept["record_event"].append(kwargs)
-
-    def resolve_issues(wh: WarehouseConnection, realm_id, entity, ops_id, run_id) -> None:
-        if not wh._depth:
-            return real["resolve_issues"](wh, realm_id, entity, ops_id, run_id)
-        kept["resolve_issues"].append((realm_id, entity, ops_id, run_id))
-
-    WarehouseConnection.transaction = keeping_transaction
-    push.upsert_entry = upsert_entry
-    push.record_event = record_event
-    push.resolve_issues = resolve_issues
-
-
-INSERT_EVENTS = """insert into fieldbooks.sync_events
-     (event_id, occurred_at, run_id, direction, realm_id, entity, ops_id, qbo_id, operation,
-      request_id, payload_hash, outcome, detail)
-   values {rows}"""
-
-
-def completion_stamps(pacer) -> None:
-    """PROTOTYPE of a proposed change, bench only: a request counts in the pacer's window
-    from when its answer came, not from when it was sent.
-
-    QuickBooks (and the sandbox) count a request when it arrives, somewhere between our
-    send and its answer. Counted from the send, a request whose predecessor in the window
-    took longer to arrive (a 30-item batch, then a small single write) reaches the server
-    while the predecessor is still in the server's window: a 429, and a window's wait. Counted
-    from the answer, the pacer's window always holds at least the server's. The Loader sends
-    one request at a time, so the stamp just taken is the last one."""
-    import bisect
-
-    from fieldbooks.qbo.pacing import CompanyPacer
-
-    @contextmanager
-    def slot(batch: bool = False):
-        with CompanyPacer.slot(pacer, batch):
-            with pacer._lock:
-                sent = pacer._requests[-1]
-            try:
-                yield
-            finally:
-                with pacer._lock:
-                    answered = pacer._clock()
-                    for stamps in (
-                        (pacer._requests, pacer._batches) if batch else (pacer._requests,)
-                    ):
-                        if sent in stamps:
-                            stamps.remove(sent)
-                        bisect.insort(stamps, answered)
-
-    pacer.slot = slot
-
-
-UPSERT_ENTRIES = """insert into fieldbooks.sync_ledger
-     (realm_id, entity, ops_id, qbo_id, sync_token, payload_hash, state, request_id,
-      marker, origin, last_error, created_at, updated_at)
-   values {rows}
-   on conflict (realm_id, entity, ops_id) do update set
-     qbo_id = coalesce(excluded.qbo_id, sync_ledger.qbo_id),
-     sync_token = coalesce(excluded.sync_token, sync_ledger.sync_token),
-     payload_hash = coalesce(excluded.payload_hash, sync_ledger.payload_hash),
-     state = excluded.state,
-     request_id = coalesce(excluded.request_id, sync_ledger.request_id),
-     marker = coalesce(excluded.marker, sync_ledger.marker),
-     last_error = excluded.last_error,
-     updated_at = excluded.updated_at"""
 
 
 def _qb_client(port: int):
