@@ -149,6 +149,7 @@ def _run_scenario(sandbox, settings, run) -> None:
     assert [(p.qbo_id, p.amount) for p in from_qbo] == [(qbo_payment_id, amount)]
     assert inv.balance == Decimal("0.00") and before.balance == amount
     assert inv.status == "paid"
+    assert before.reminders_enabled and not inv.reminders_enabled  # paid: no more reminders
     assert third["written_to_ops"] == {"payment": 1}
     assert third["ties_out"], third["lines"]
     with connect(settings.warehouse_url) as wh:

@@ -712,3 +712,42 @@ def test_a_write_without_an_answer_is_looked_up_only_after_quickbooks_is_done(se
         )
         still_open = wh.fetchall("select kind from fieldbooks.sync_issues where status = 'open'")
     assert recovered == 10 and still_open == []
+
+
+def test_a_customer_operations_keeps_changing_during_syncs_becomes_an_issue(settings, sandbox):
+    theirs = replace(settings, conflict_policies={"customer": "quickbooks_wins"})
+    pipeline.sync(theirs, "run-w1")
+    with connect(settings.warehouse_url) as wh:
+        ops_id, qbo_id = wh.fetchall(
+            "select ops_id, qbo_id from fieldbooks.sync_ledger where entity = 'customer' "
+            "order by cast(ops_id as integer) limit 1"
+        )[0]
+    _edit_in_quickbooks(theirs, qbo_id, PrimaryEmailAddr={"Address": "qb@books.example"})
+
+    def run_with_operations_editing_meanwhile(run_id: str, email: str) -> list[dict]:
+        _prepare(theirs, run_id)
+        pipeline.step_load_quickbooks(theirs, run_id)
+        _edit_in_ops(theirs, ops_id, email=email)  # between extract and load_ops
+        pipeline.step_load_ops(theirs, run_id)
+        with connect(settings.warehouse_url) as wh:
+            return wh.fetchdicts(
+                "select kind, reason, hint from fieldbooks.sync_issues "
+                "where status = 'open' and entity = 'customer'"
+            )
+
+    assert run_with_operations_editing_meanwhile("run-w2", "ops-1@example.com") == []
+    issues = run_with_operations_editing_meanwhile("run-w3", "ops-2@example.com")
+    assert [i["kind"] for i in issues] == ["changed_during_sync"]
+    assert "2 runs in a row" in issues[0]["reason"] and "email" in issues[0]["reason"]
+
+    # Left alone, operations takes QuickBooks' version and the issue resolves.
+    pipeline.sync(theirs, "run-w4")
+    engine = create_engine(settings.ops_url)
+    with engine.connect() as conn:
+        email = conn.execute(
+            select(schema.customers.c.email).where(schema.customers.c.id == int(ops_id))
+        ).scalar_one()
+    engine.dispose()
+    assert email == "qb@books.example"
+    with connect(settings.warehouse_url) as wh:
+        assert wh.fetchall("select kind from fieldbooks.sync_issues where status = 'open'") == []

@@ -55,21 +55,41 @@ def test_good_invoices_pass_and_each_bad_one_is_named_once_per_rule():
     assert "21 characters" in by_id["6"].reason
 
 
+def _customer(ops_id: str, name: str, **overrides) -> dict:
+    row = {
+        "ops_customer_id": ops_id,
+        "display_name": name,
+        "resolution": "to_create",
+        "candidate_qbo_ids": None,
+        "email": None,
+        "name_taken_by_vendor": False,
+    }
+    row.update(overrides)
+    return row
+
+
+def test_an_email_quickbooks_would_refuse_and_a_name_a_vendor_has_are_held():
+    frame = pd.DataFrame(
+        [
+            _customer("1", "Ann Lee", email="ann@lee.example"),
+            _customer("2", "Bob Ray", email="bob at ray dot com"),
+            _customer("3", "Cy Hu", email="cy@hu.example; cy2@hu.example"),
+            _customer("4", "Ferguson Supply", name_taken_by_vendor=True),
+            _customer("5", "Di Wu"),
+        ]
+    )
+    failures = run_suite("outbound_customers", frame, "ops_customer_id", customer_rules())
+    by_id = {f.record_id: f.reason for f in failures}
+    assert sorted(by_id) == ["2", "3", "4"]
+    assert "'bob at ray dot com' is not an email address" in by_id["2"]
+    assert "a QuickBooks vendor already has this name" in by_id["4"]
+
+
 def test_ambiguous_customer_names_its_candidates():
     frame = pd.DataFrame(
         [
-            {
-                "ops_customer_id": "7",
-                "display_name": "Ann Lee",
-                "resolution": "to_create",
-                "candidate_qbo_ids": None,
-            },
-            {
-                "ops_customer_id": "8",
-                "display_name": "Bob Ray",
-                "resolution": "ambiguous",
-                "candidate_qbo_ids": "12,31",
-            },
+            _customer("7", "Ann Lee"),
+            _customer("8", "Bob Ray", resolution="ambiguous", candidate_qbo_ids="12,31"),
         ]
     )
     failures = run_suite("outbound_customers", frame, "ops_customer_id", customer_rules())

@@ -92,8 +92,9 @@ compared as (
         qbo_invoices.last_updated_at as qbo_updated_at,
         concat_ws(
             ', ',
+            -- (a customer not yet in QuickBooks cannot be told apart: not an edit)
             case
-                when customers.qbo_customer_id is distinct from qbo_invoices.qbo_customer_id
+                when customers.qbo_customer_id <> qbo_invoices.qbo_customer_id
                     then 'customer'
             end,
             case when ops_invoices.issue_date <> qbo_invoices.txn_date then 'txn_date' end,

@@ -2,8 +2,10 @@
 
 A payment recorded in QuickBooks becomes one operations payment (source `quickbooks`)
 with one application per invoice it pays; a customer edited in QuickBooks takes its
-QuickBooks fields (sync_ops_customers) unless operations changed it meanwhile; invoices' balance and status follow from
-their applications and credits; QuickBooks ids land in the `qbo_id` columns. Every
+QuickBooks fields (sync_ops_customers) unless operations changed it meanwhile (then it
+waits for the next run, and an issue when it waits twice in a row); invoices' balance and
+status follow from their applications and credits, and one paid in full through
+QuickBooks stops its payment reminders; QuickBooks ids land in the `qbo_id` columns. Every
 write is keyed (a payment by its QuickBooks id) so a rerun finds it done and writes nothing.
 """
 
@@ -151,7 +153,19 @@ def _insert_quickbooks_payment(conn: Connection, lines: list[dict[str, Any]]) ->
             for line in lines
         ],
     )
-    refresh_invoice_balances(conn, sorted(set(invoice_ids)))
+    paid = sorted(set(invoice_ids))
+    refresh_invoice_balances(conn, paid)
+    # paid through QuickBooks, which operations never saw: stop reminding the customer
+    invoices = schema.invoices
+    conn.execute(
+        update(invoices)
+        .where(
+            invoices.c.id.in_(paid),
+            invoices.c.balance == ZERO,
+            invoices.c.reminders_enabled.is_(True),
+        )
+        .values(reminders_enabled=False, updated_at=utcnow())
+    )
     return payment_id, True
 
 
@@ -320,6 +334,7 @@ def apply_customer_edits(
                 continue
             if not written:
                 log.info("customer %s: changed in operations since extract; next run", ops_id)
+                _wait_for_next_run(wh, realm_id, run_id, row)
                 counts["customer_edit_waiting"] += 1
                 continue
             payload_hash = row["ops_payload_hash_after"]
@@ -336,6 +351,13 @@ def apply_customer_edits(
                 payload_hash=payload_hash,
                 detail=f"edited in QuickBooks ({row['reason']}): {row['changed_fields']}",
             )
+            wh.execute(
+                """update fieldbooks.sync_issues set status = 'resolved', last_seen = %s,
+                     run_id = %s
+                   where realm_id = %s and entity = 'customer' and ops_id = %s
+                     and kind = 'changed_during_sync' and status in ('open', 'retrying')""",
+                (utcnow(), run_id, realm_id, ops_id),
+            )
             counts["customer"] += 1
         upsert_entry(
             wh,
@@ -345,6 +367,58 @@ def apply_customer_edits(
             state="confirmed",
             sync_token=row["qbo_sync_token"],
             payload_hash=payload_hash,
+        )
+
+
+def _wait_for_next_run(
+    wh: WarehouseConnection, realm_id: str, run_id: str, row: dict[str, Any]
+) -> None:
+    """Record that a customer edit from QuickBooks waits (operations changed the customer
+    since extract); the second run in a row it waits, it becomes an issue for a person."""
+    ops_id = str(row["ops_customer_id"])
+    waited = wh.scalar(
+        """select count(*) from fieldbooks.sync_events
+           where realm_id = %s and entity = 'customer' and ops_id = %s and direction = %s
+             and outcome = 'waiting' and run_id <> %s
+             and occurred_at > coalesce(
+               (select max(occurred_at) from fieldbooks.sync_events
+                where realm_id = %s and entity = 'customer' and ops_id = %s
+                  and direction = %s and outcome = 'ok'),
+               cast('1900-01-01' as timestamp))""",
+        (realm_id, ops_id, DIRECTION, run_id, realm_id, ops_id, DIRECTION),
+    )
+    record_event(
+        wh,
+        run_id=run_id,
+        direction=DIRECTION,
+        realm_id=realm_id,
+        entity="customer",
+        operation="update",
+        outcome="waiting",
+        ops_id=ops_id,
+        qbo_id=row["qbo_id"],
+        detail=f"changed in operations while QuickBooks' edit ({row['changed_fields']}) was applied",
+    )
+    if waited:
+        raise_issue(
+            wh,
+            Issue(
+                realm_id=realm_id,
+                entity="customer",
+                ops_id=ops_id,
+                qbo_id=row["qbo_id"],
+                kind="changed_during_sync",
+                reason=(
+                    f"customer {ops_id}: operations changed it again while fieldbooks applied "
+                    f"QuickBooks' edit ({row['changed_fields']}); {waited + 1} runs in a row"
+                ),
+                hint=(
+                    "Something in operations keeps editing this customer during syncs (an "
+                    "import, an automation?). Stop it, or make the two agree by hand; the "
+                    "edit is applied on the first run operations leaves the customer alone."
+                ),
+            ),
+            run_id,
         )
 
 

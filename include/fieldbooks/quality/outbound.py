@@ -39,6 +39,8 @@ CONFLICT_HINT = (
     "newest_wins); the next run syncs it."
 )
 MONEY_PATTERN = r"^-?[0-9]+\.[0-9]{2}$"
+# what QuickBooks takes in PrimaryEmailAddr: one address, no spaces, a dotted domain
+EMAIL_PATTERN = r"^[^@\s,;]+@[^@\s,;]+\.[^@\s,;]+$"
 
 
 @dataclass(frozen=True)
@@ -117,6 +119,21 @@ def customer_rules() -> list[Rule]:
             "customer {ops_customer_id}: display name is empty or longer than 500 characters",
             "Correct the customer's name in operations.",
         ),
+        Rule(
+            # a missing email is fine; one QuickBooks would refuse is not
+            e.ExpectColumnValuesToMatchRegex(column="email", regex=EMAIL_PATTERN),
+            "validation_failed",
+            "customer '{display_name}': '{email}' is not an email address QuickBooks accepts",
+            "Correct the customer's email in operations, or remove it.",
+        ),
+        Rule(
+            e.ExpectColumnValuesToBeInSet(column="name_taken_by_vendor", value_set=[False]),
+            "validation_failed",
+            "customer '{display_name}': a QuickBooks vendor already has this name, and "
+            "QuickBooks names are unique across customers, vendors and employees",
+            "Rename the customer in operations (or the vendor in QuickBooks); the customer "
+            "and its invoices follow on the next run.",
+        ),
     ]
 
 
@@ -144,9 +161,21 @@ def _customer_frame(wh: WarehouseConnection) -> Any:
     import pandas as pd
 
     rows = wh.fetchdicts("select * from sync.sync_qbo_customers")
+    vendor_names = {
+        str(name).strip().lower()
+        for (name,) in wh.fetchall(
+            "select display_name from staging.stg_qbo__vendors where not is_deleted "
+            "union select display_name from sync.sync_qbo_vendors"
+        )
+        if name
+    }
     for row in rows:
         row["ops_customer_id"] = str(row["ops_customer_id"])
         row["display_name"] = row["display_name"] or ""
+        # a name is written when a customer is created; a linked one already has its own
+        row["name_taken_by_vendor"] = (
+            row["action"] == "create" and row["display_name"].strip().lower() in vendor_names
+        )
     return pd.DataFrame(rows)
 
 
