@@ -210,6 +210,23 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(airflow=not args.no_airflow)
 
 
+def _cmd_connect(args: argparse.Namespace) -> int:
+    from fieldbooks.connect import ConnectError, connect
+
+    try:
+        connect(
+            args.company,
+            port=args.port,
+            open_browser=not args.no_browser,
+            timeout=args.timeout,
+            use_airflow=False if args.no_airflow else None,
+        )
+    except ConnectError as exc:
+        print(f"fieldbooks connect: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     parser = argparse.ArgumentParser(prog="fieldbooks", description=__doc__)
@@ -317,6 +334,20 @@ def build_parser() -> argparse.ArgumentParser:
             "--seeds-dir", default=None, help="the seed files' folder (default: dbt_project/seeds)"
         )
         p.set_defaults(func=_cmd_mapping)
+
+    connect = sub.add_parser(
+        "connect", help="connect a QuickBooks company (OAuth 2.0) and store its connection"
+    )
+    connect.add_argument("--company", default=None, help="company key (default: `default`)")
+    connect.add_argument(
+        "--port", type=int, default=0, help="callback port on 127.0.0.1 (default: a free one)"
+    )
+    connect.add_argument(
+        "--no-browser", action="store_true", help="print the address instead of opening it"
+    )
+    connect.add_argument("--timeout", type=float, default=300, help="seconds to wait for consent")
+    connect.add_argument("--no-airflow", action="store_true", help="store in the token store only")
+    connect.set_defaults(func=_cmd_connect)
     return parser
 
 

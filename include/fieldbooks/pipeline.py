@@ -36,11 +36,14 @@ def step_extract_ops(settings: Settings, run_id: str = "") -> dict[str, Any]:
     }
 
 
-def step_extract_qbo(settings: Settings) -> dict[str, int]:
+def step_extract_qbo(settings: Settings, run_id: str = "") -> dict[str, int]:
     """Step 2: QuickBooks changes into raw_qbo.*; objects merged per entity."""
+    from fieldbooks.qbo.connection import check_token_expiry
     from fieldbooks.qbo.extract import extract_qbo
 
-    return {r.entity: r.objects for r in extract_qbo(settings)}
+    extracted = {r.entity: r.objects for r in extract_qbo(settings)}
+    check_token_expiry(settings, run_id)  # a token_expiring issue well before the 100 days
+    return extracted
 
 
 def step_validate_raw(settings: Settings, run_id: str) -> dict[str, Any]:
@@ -94,7 +97,7 @@ def sync(settings: Settings, run_id: str | None = None) -> dict[str, Any]:
     run_id = run_id or new_run_id()
     log.info("sync run %s", run_id)
     step_extract_ops(settings, run_id)
-    step_extract_qbo(settings)
+    step_extract_qbo(settings, run_id)
     step_validate_raw(settings, run_id)
     step_transform(settings)
     step_validate(settings, run_id)

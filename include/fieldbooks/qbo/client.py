@@ -1,19 +1,17 @@
 """Open a python-quickbooks client for one company, keeping its rotated refresh token safe.
 
 The refresh token rotates (QBO_FACTS.md, OAuth 2.0): the new one is written to the
-token store *before* the client uses it, under a file lock so two workers on one
-machine never refresh the same company at once.
+token store *before* the client uses it, under the store's per-company lock, so two
+workers never refresh the same company at once (fieldbooks.qbo.tokens: a flock on one
+machine, a PostgreSQL advisory lock across machines).
 """
 
 from __future__ import annotations
 
-import fcntl
-import json
 import logging
 import os
 import time
 from collections.abc import Callable
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -21,6 +19,7 @@ from urllib.parse import urlsplit
 from fieldbooks.config import QboSettings
 from fieldbooks.errors import ErrorClass, classify_qbo_error
 from fieldbooks.qbo.pacing import pace_client, pacer_for
+from fieldbooks.qbo.tokens import StoredToken, TokenStore, open_token_store, token_from_answer
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -29,56 +28,72 @@ MAX_ATTEMPTS = 5
 BACKOFF_SECONDS = 0.5
 
 
-@contextmanager
-def _locked(path: Path):
-    """Hold an exclusive lock on path's sibling .lock file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path.with_suffix(".lock"), "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
-
-
-def _read_tokens(store: Path) -> dict[str, str]:
-    """The stored refresh tokens by realm."""
-    if not store.exists():
-        return {}
-    return json.loads(store.read_text())
-
-
-def _write_tokens(store: Path, tokens: dict[str, str]) -> None:
-    """Write the token store atomically, readable by its owner only."""
-    tmp = store.with_suffix(".tmp")
-    tmp.write_text(json.dumps(tokens, indent=2))
-    os.chmod(tmp, 0o600)
-    tmp.replace(store)
-
-
 def _is_loopback_http(url: str) -> bool:
     """Whether url is plain http on this machine (the local emulator)."""
     parts = urlsplit(url)
     return parts.scheme == "http" and parts.hostname in ("127.0.0.1", "localhost", "::1")
 
 
-def open_client(qbo: QboSettings, token_store: Path) -> Any:
-    """A python-quickbooks client for the company, with a fresh access token."""
-    from intuitlib.client import AuthClient
-    from quickbooks import QuickBooks
+def token_store_for(token_store: Path | TokenStore) -> TokenStore:
+    """A store from a store, or from the default file path (FIELDBOOKS_TOKEN_STORE_URL wins)."""
+    return token_store if isinstance(token_store, TokenStore) else open_token_store(token_store)
 
-    if _is_loopback_http(qbo.base_url):
+
+def auth_client(qbo: QboSettings) -> Any:
+    """An intuit-oauth client for the company's app (reads the discovery document)."""
+    from intuitlib.client import AuthClient
+
+    if _is_loopback_http(qbo.base_url) or _is_loopback_http(qbo.discovery_url):
         # requests-oauthlib refuses plain http; only ever allowed for the loopback emulator.
         os.environ["OAUTHLIB_INSECURE_TRANSPORT"] = "1"
-    auth = AuthClient(
+    return AuthClient(
         qbo.client_id, qbo.client_secret, qbo.redirect_uri, environment=qbo.discovery_url
     )
-    with _locked(token_store):
-        tokens = _read_tokens(token_store)
-        auth.refresh(refresh_token=tokens.get(qbo.realm_id, qbo.refresh_token))
-        if tokens.get(qbo.realm_id) != auth.refresh_token:
-            tokens[qbo.realm_id] = auth.refresh_token
-            _write_tokens(token_store, tokens)
+
+
+def refresh_tokens(qbo: QboSettings, store: TokenStore, auth: Any) -> StoredToken:
+    """Refresh the company's tokens under its lock; the new refresh token is stored (committed)
+    before this returns, so nothing can use it before it is safe.
+
+    The stored token wins over the connection's (it is the newest one); if QuickBooks refuses
+    it and the connection holds a different one (a person reconnected the company), that one
+    is tried next.
+    """
+    from intuitlib.exceptions import AuthClientError
+
+    with store.locked(qbo.realm_id) as slot:
+        candidates = [slot.current.refresh_token] if slot.current else []
+        if qbo.refresh_token and qbo.refresh_token not in candidates:
+            candidates.append(qbo.refresh_token)
+        for n, token in enumerate(candidates, start=1):
+            try:
+                auth.refresh(refresh_token=token)
+                break
+            except AuthClientError as exc:
+                if exc.status_code != 400 or n == len(candidates):
+                    raise
+                log.warning(
+                    "realm %s: QuickBooks refused the stored refresh token; trying the "
+                    "connection's (was the company reconnected?)",
+                    qbo.realm_id,
+                )
+        token = token_from_answer(
+            qbo.realm_id, auth.refresh_token, getattr(auth, "x_refresh_token_expires_in", None)
+        )
+        slot.save(token)
+    return token
+
+
+def open_client(qbo: QboSettings, token_store: Path | TokenStore) -> Any:
+    """A python-quickbooks client for the company, with a fresh access token.
+
+    token_store: a TokenStore, or the default token file's path (then
+    FIELDBOOKS_TOKEN_STORE_URL, when set, picks the store instead).
+    """
+    from quickbooks import QuickBooks
+
+    auth = auth_client(qbo)
+    refresh_tokens(qbo, token_store_for(token_store), auth)
     client = QuickBooks(
         auth_client=auth,
         refresh_token=auth.refresh_token,
