@@ -10,7 +10,7 @@ export GX_ANALYTICS_ENABLED := false
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export SCARF_ANALYTICS := false
 
-.PHONY: venv demo test lint format sandbox clean
+.PHONY: venv demo test lint format sandbox clean airflow browser
 
 venv: $(STAMP)
 
@@ -35,11 +35,25 @@ format: venv
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-test: lint
+test: lint browser
 	$(BIN)/python -m pytest
+
+# The status page's browser test drives Debian's chromium through Playwright (a test tool's
+# own browser download cannot work here); installed with apt-get when missing and possible.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "chromium is missing: the status page's browser test needs Debian's chromium package"; fi; }
 
 sandbox: venv
 	$(BIN)/fieldbooks sandbox serve --demo
+
+# Airflow's UI on the demo data (api-server, scheduler, dag-processor; LocalExecutor on SQLite,
+# AIRFLOW_HOME .fieldbooks/airflow); seeds the demo operations DB and starts the QuickBooks
+# sandbox when missing. AIRFLOW_PORT=8081 make airflow picks the port. Ctrl-C stops it all.
+airflow: venv
+	PYTHONPATH=$(CURDIR)/include:$(CURDIR) $(BIN)/python -m fieldbooks.airflow_processes local
 
 clean:
 	rm -rf .fieldbooks dbt_project/target dbt_project/logs .pytest_cache .ruff_cache
