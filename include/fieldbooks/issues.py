@@ -103,6 +103,30 @@ def open_issue_ids(wh: WarehouseConnection, realm_id: str, entity: str) -> set[s
     return {r[0] for r in rows}
 
 
+def resolve_unraised(
+    wh: WarehouseConnection, realm_id: str, kind: str, raised: set[str], run_id: str
+) -> int:
+    """Resolve every open issue of a kind that a check which reads all it holds did not
+    raise again: its record is whole now (or gone). Returns how many were resolved."""
+    open_ids = [
+        issue_id
+        for (issue_id,) in wh.fetchall(
+            f"select issue_id from fieldbooks.sync_issues where realm_id = %s and kind = %s "
+            f"and status in ({', '.join('%s' for _ in OPEN_STATES)})",
+            (realm_id, kind, *OPEN_STATES),
+        )
+        if issue_id not in raised
+    ]
+    if open_ids:
+        listed = ", ".join(["%s"] * len(open_ids))
+        wh.execute(
+            "update fieldbooks.sync_issues set status = 'resolved', last_seen = %s, run_id = %s "
+            f"where issue_id in ({listed})",
+            (utcnow(), run_id, *open_ids),
+        )
+    return len(open_ids)
+
+
 def held_qbo_ids(
     wh: WarehouseConnection, realm_id: str, entity: str, kind: str, run_id: str
 ) -> set[str]:

@@ -11,7 +11,7 @@ from typing import Any
 from fieldbooks.config import Settings
 from fieldbooks.ops.extract import extract_ops
 from fieldbooks.qbo.extract import extract_qbo
-from fieldbooks.quality.docs import existing_index
+from fieldbooks.quality.reconciliation import check_reconciliation
 from fieldbooks.transform import run_dbt
 from fieldbooks.warehouse.connection import WarehouseConnection, connect
 from fieldbooks.warehouse.state import ensure_state, utcnow
@@ -187,14 +187,18 @@ def record_run(wh: WarehouseConnection, summary: RunSummary, started_at: Any, st
 
 
 def reconcile(settings: Settings, run_id: str) -> RunSummary:
-    """Re-extract both sides, rebuild reconciliation.*, and record the run summary."""
+    """Re-extract both sides, rebuild reconciliation.*, run the reconciliation suite, and
+    record the run summary."""
     started = utcnow()
     extract_ops(settings, run_id)
     extract_qbo(settings)
     run_dbt(settings, ["build", "--selector", "reconcile"])  # dbt_project/selectors.yml
     with connect(settings.warehouse_url) as wh:
         ensure_state(wh)
-        summary = summarize(wh, run_id, existing_index(settings.home))
+    # the reconciliation suite: differences nothing else explains become issues
+    _, data_docs = check_reconciliation(settings, run_id)
+    with connect(settings.warehouse_url) as wh:
+        summary = summarize(wh, run_id, data_docs)
         record_run(wh, summary, started, "tied_out" if summary.ties_out else "differences")
     for line in summary.lines():
         log.info(line)

@@ -751,3 +751,126 @@ def test_a_customer_operations_keeps_changing_during_syncs_becomes_an_issue(sett
     assert email == "qb@books.example"
     with connect(settings.warehouse_url) as wh:
         assert wh.fetchall("select kind from fieldbooks.sync_issues where status = 'open'") == []
+
+
+def test_an_update_to_a_quickbooks_object_whose_raw_copy_is_broken_waits_until_it_reads_whole(
+    settings, sandbox
+):
+    from fieldbooks.qbo.raw import raw_qbo_spec, raw_row
+    from fieldbooks.warehouse.merge import merge_rows
+
+    pipeline.sync(settings, "run-1")
+    with connect(settings.warehouse_url) as wh:
+        qbo_id = wh.scalar(
+            "select qbo_id from fieldbooks.sync_ledger where entity = 'customer' and ops_id = '1'"
+        )
+    engine = create_engine(settings.ops_url)
+    with engine.begin() as conn:
+        conn.execute(
+            update(schema.customers)
+            .where(schema.customers.c.id == 1)
+            .values(email="billing@renamed.example", updated_at=utcnow())
+        )
+    engine.dispose()
+
+    def quickbooks_customer() -> dict:
+        found = next(c for c in _objects(sandbox, "Customer") if c["Id"] == qbo_id)
+        return json.loads(json.dumps(found), parse_float=Decimal)  # amounts exact
+
+    def rest_of_the_run(run_id: str) -> dict:
+        pipeline.step_validate_raw(settings, run_id)
+        pipeline.step_transform(settings)
+        pipeline.step_validate(settings, run_id)
+        return pipeline.step_load_quickbooks(settings, run_id)
+
+    before = quickbooks_customer()
+    pipeline.step_extract_ops(settings, "run-2")
+    pipeline.step_extract_qbo(settings)
+    # The copy extract_qbo keeps of that customer arrives garbled: no SyncToken.
+    garbled = {**before, "SyncToken": None}
+    with connect(settings.warehouse_url) as wh:
+        merge_rows(
+            wh, raw_qbo_spec("Customer"), [raw_row(settings.qbo.realm_id, garbled, utcnow())]
+        )
+
+    report = rest_of_the_run("run-2")
+
+    assert quickbooks_customer()["SyncToken"] == before["SyncToken"]  # nothing was sent
+    assert report["held"].get("customer", 0) >= 1
+    with connect(settings.warehouse_url) as wh:
+        (issue,) = wh.fetchdicts(
+            "select entity, qbo_id, kind, reason from fieldbooks.sync_issues where status = 'open'"
+        )
+    assert (issue["entity"], issue["qbo_id"], issue["kind"]) == ("customer", qbo_id, "raw_contract")
+
+    # QuickBooks sends it whole again: the update goes out once and the issue resolves.
+    with connect(settings.warehouse_url) as wh:
+        merge_rows(wh, raw_qbo_spec("Customer"), [raw_row(settings.qbo.realm_id, before, utcnow())])
+    report = rest_of_the_run("run-3")
+
+    after = quickbooks_customer()
+    assert after["PrimaryEmailAddr"]["Address"] == "billing@renamed.example"
+    assert int(after["SyncToken"]) == int(before["SyncToken"]) + 1
+    assert report["written"].get("customer") == 1
+    with connect(settings.warehouse_url) as wh:
+        assert wh.fetchall("select kind from fieldbooks.sync_issues where status = 'open'") == []
+
+
+def test_an_expense_moved_to_on_account_waits_for_a_person_then_becomes_a_bill(settings, sandbox):
+    pipeline.sync(settings, "run-1")
+    with connect(settings.warehouse_url) as wh:
+        written = dict(
+            wh.fetchall(
+                "select ops_id, qbo_id from fieldbooks.sync_ledger where entity = 'expense'"
+            )
+        )
+    purchases = {p["Id"]: p for p in _objects(sandbox, "Purchase")}
+    ops_id, qbo_id = next((o, q) for o, q in sorted(written.items()) if q in purchases)
+    engine = create_engine(settings.ops_url)
+    with engine.begin() as conn:
+        conn.execute(
+            update(schema.expenses)
+            .where(schema.expenses.c.id == int(ops_id))
+            .values(paid_by="on_account", due_date=date(2026, 12, 31), updated_at=utcnow())
+        )
+    engine.dispose()
+    bills_before = len(_objects(sandbox, "Bill"))
+
+    pipeline.sync(settings, "run-2")
+
+    with connect(settings.warehouse_url) as wh:
+        issues = wh.fetchdicts(
+            "select ops_id, qbo_id, kind, reason, hint from fieldbooks.sync_issues "
+            "where status = 'open' and kind <> 'reconciliation_difference'"
+        )
+    assert [(i["ops_id"], i["qbo_id"], i["kind"]) for i in issues] == [
+        (ops_id, qbo_id, "expense_type_changed")
+    ]
+    assert f"Purchase {qbo_id}" in issues[0]["reason"] and "on account" in issues[0]["reason"]
+    assert f"delete Purchase {qbo_id} in QuickBooks" in issues[0]["hint"]
+    assert qbo_id in {p["Id"] for p in _objects(sandbox, "Purchase")}  # nothing deleted
+    assert len(_objects(sandbox, "Bill")) == bills_before
+
+    # The bookkeeper deletes the Purchase in QuickBooks, as the hint says: a Bill follows.
+    _act(sandbox, "delete", {"entity": "Purchase", "id": qbo_id})
+    pipeline.sync(settings, "run-3")
+    pipeline.sync(settings, "run-4")  # a rerun writes nothing twice
+
+    marker = f"fieldbooks:expense:{ops_id}"
+    bills = [b for b in _objects(sandbox, "Bill") if b.get("PrivateNote") == marker]
+    assert len(bills) == 1, [(b["Id"], b.get("PrivateNote"), b.get("DocNumber")) for b in bills]
+    with connect(settings.warehouse_url) as wh:
+        assert (
+            wh.scalar(
+                "select qbo_id from fieldbooks.sync_ledger where entity = 'expense' and ops_id = %s",
+                (ops_id,),
+            )
+            == bills[0]["Id"]
+        )
+        assert wh.fetchall("select kind from fieldbooks.sync_issues where status = 'open'") == []
+        status = wh.scalar(
+            "select status from reconciliation.expense_tieout "
+            "where cast(ops_expense_id as varchar) = %s",
+            (ops_id,),
+        )
+    assert status == "matched"

@@ -28,7 +28,13 @@ from fieldbooks.errors import (
     is_in_doubt,
     issue_kind_for,
 )
-from fieldbooks.issues import Issue, raise_issue, resolve_issues, resolve_issues_of
+from fieldbooks.issues import (
+    Issue,
+    held_qbo_ids,
+    raise_issue,
+    resolve_issues,
+    resolve_issues_of,
+)
 from fieldbooks.ledger import (
     Entry,
     Event,
@@ -109,6 +115,10 @@ class Write:
     # the SyncToken of a version a person made in QuickBooks that this write overwrites
     # (an invoice under ops_wins): sent although the ledger already holds its payload hash
     rewrite_of: str | None = None
+    # the QuickBooks object of another type this create takes the place of (an expense
+    # moved between card/cash and on account, whose old Purchase or Bill a person deleted):
+    # created although the ledger holds the old object's id
+    replaces: str | None = None
 
     @classmethod
     def of_row(
@@ -403,6 +413,8 @@ class Loader:
         self.in_doubt = timedelta(seconds=limits.in_doubt_seconds)
         self.pacer = getattr(client, "pacer", None)
         self.sent = Counter()  # requests by kind: batch, single
+        # QuickBooks ids by entity whose raw copy broke its contract in this run
+        self._broken: dict[str, set[str]] = {}
 
     def load(
         self,
@@ -438,10 +450,37 @@ class Loader:
             if write.entity not in ledgers:
                 ledgers[write.entity] = entries(self.wh, self.realm_id, write.entity)
             plan = self._plan(write, ledgers[write.entity].get(write.ops_id))
+            if plan is not None and self._broken_in_quickbooks(plan.write):
+                continue
             if plan is not None:
                 planned.append(plan)
         for chunk in _chunks(planned, self.batch_items):
             self._write_chunk(chunk)
+
+    def _broken_in_quickbooks(self, write: Write) -> bool:
+        """Whether the QuickBooks object this write changes broke its raw contract in this
+        run (its raw_contract issue names it): an update built on a garbled copy could
+        overwrite what a person entered, so it waits until the object reads whole."""
+        from fieldbooks.quality.raw_ops import KIND as RAW_CONTRACT
+
+        if write.qbo_id is None or write.operation == "create":
+            return False
+        entity = write.qbo_name.lower()
+        if entity not in self._broken:
+            self._broken[entity] = held_qbo_ids(
+                self.wh, self.realm_id, entity, RAW_CONTRACT, self.run_id
+            )
+        if write.qbo_id not in self._broken[entity]:
+            return False
+        log.info(
+            "%s %s: QuickBooks %s %s broke its raw contract; not written this run",
+            write.entity,
+            write.ops_id,
+            write.qbo_name,
+            write.qbo_id,
+        )
+        self.report.held[write.entity] += 1
+        return True
 
     def _plan(self, write: Write, entry: LedgerEntry | None) -> Planned | None:
         """What is left to send of one write, given its ledger row (None: nothing)."""
@@ -457,7 +496,7 @@ class Loader:
                 # An earlier attempt of this task already wrote it (the change set predates it).
                 self.report.skipped[write.entity] += 1
                 return None
-            if write.operation == "create" and entry.qbo_id:
+            if write.operation == "create" and entry.qbo_id and write.replaces is None:
                 write = replace(write, operation="update", qbo_id=entry.qbo_id, sync_token=None)
         if write.operation == "create" and entry is not None and entry.state in _UNSURE:
             if entry.state == "pending" and entry.updated_at is not None:
@@ -1116,6 +1155,7 @@ def _load_expenses(loader: Loader, rows: list[dict[str, Any]]) -> None:
     """
     vendors = qbo_ids(loader.wh, loader.realm_id, "vendor")
     unusable = unusable_targets(loader.wh)
+    written_as = expense_types(loader.wh, loader.realm_id)
     refs = {entity: qbo_ids(loader.wh, loader.realm_id, entity) for entity in ("job", "customer")}
 
     def expense_write(row: dict[str, Any]) -> Write | Issue:
@@ -1132,6 +1172,13 @@ def _load_expenses(loader: Loader, rows: list[dict[str, Any]]) -> None:
                 hint=hint,
             )
 
+        qbo_id = _str(row.get("qbo_id"))
+        other = "Bill" if row["txn_type"] == "Purchase" else "Purchase"
+        # what QuickBooks holds under the expense's marker (ids are unique per type only)
+        live_as = written_as.live.get(row["private_note"])
+        moved = row["action"] != "create" and qbo_id is not None
+        still_there = moved and live_as is not None and live_as[0] == other
+        deleted_there = moved and live_as is None and (other, qbo_id) in written_as.deleted
         if row["action"] == "delete":
             return Write.of_row(
                 "expense",
@@ -1140,8 +1187,21 @@ def _load_expenses(loader: Loader, rows: list[dict[str, Any]]) -> None:
                 operation="delete",
                 body={},
                 marker=row["private_note"],
-                qbo_entity=row["txn_type"],
+                # what it was written as, when it has moved since
+                qbo_entity=other if still_there else row["txn_type"],
                 note="deleted in operations",
+            )
+        if still_there:
+            paid = "on account" if row["txn_type"] == "Bill" else f"by {row['paid_by']}"
+            return held(
+                "expense_type_changed",
+                f"it is in QuickBooks as {other} {qbo_id}, and operations now says it was paid "
+                f"{paid}, which is a {row['txn_type']}: QuickBooks cannot turn a {other} into a "
+                f"{row['txn_type']}",
+                f"Either change the expense back in operations, or delete {other} {qbo_id} in "
+                f"QuickBooks (not if it is reconciled against a statement: fix the statement "
+                f"first); the next run then writes the expense as a {row['txn_type']}. "
+                "fieldbooks never deletes a posted transaction on its own.",
             )
         if row["expense_account_id"] is None:
             return held(
@@ -1199,7 +1259,7 @@ def _load_expenses(loader: Loader, rows: list[dict[str, Any]]) -> None:
                     f"{entity} {row['ops_customer_ref_id']} of job {row['ops_job_id']} is not in QuickBooks yet",
                     f"Resolve the {entity}'s own issue (fieldbooks issues list); the expense follows on the next run.",
                 )
-        return Write.of_row(
+        write = Write.of_row(
             "expense",
             row,
             ops_id=ops_id,
@@ -1207,8 +1267,50 @@ def _load_expenses(loader: Loader, rows: list[dict[str, Any]]) -> None:
             marker=row["private_note"],
             qbo_entity=row["txn_type"],
         )
+        if deleted_there:
+            # a person deleted the old one, as the issue asked: the new type is a create
+            return replace(
+                write,
+                operation="create",
+                qbo_id=None,
+                sync_token=None,
+                replaces=f"{other} {qbo_id}",
+                note=f"takes the place of {other} {qbo_id}, deleted in QuickBooks",
+            )
+        return write
 
     loader.load("expense", rows, "ops_expense_id", expense_write)
+
+
+@dataclass(frozen=True)
+class ExpenseTypes:
+    """What QuickBooks holds of fieldbooks' expenses: the live Purchase or Bill under each
+    marker, and the (type, id) of those deleted (a deleted object keeps no marker)."""
+
+    live: dict[str, tuple[str, str]]
+    deleted: set[tuple[str, str]]
+
+
+def expense_types(wh: WarehouseConnection, realm_id: str) -> ExpenseTypes:
+    """What each expense was written as, should operations move it between types."""
+    live: dict[str, tuple[str, str]] = {}
+    deleted: set[tuple[str, str]] = set()
+    for entity, model, id_column in (
+        ("Purchase", "stg_qbo__purchases", "qbo_purchase_id"),
+        ("Bill", "stg_qbo__bills", "qbo_bill_id"),
+    ):
+        if not wh.table_exists("staging", model):
+            continue
+        for qbo_id, note, is_deleted in wh.fetchall(
+            f"select {id_column}, private_note, is_deleted from staging.{model} "
+            "where realm_id = %s and (is_deleted or private_note like 'fieldbooks:expense:%%')",
+            (realm_id,),
+        ):
+            if is_deleted:
+                deleted.add((entity, str(qbo_id)))
+            else:
+                live[note] = (entity, str(qbo_id))
+    return ExpenseTypes(live, deleted)
 
 
 def _str(value: Any) -> str | None:

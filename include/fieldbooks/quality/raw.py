@@ -17,14 +17,14 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from fieldbooks.config import Settings
-from fieldbooks.issues import OPEN_STATES, Issue, raise_issue
+from fieldbooks.issues import Issue, raise_issue, resolve_unraised
 from fieldbooks.quality.docs import DataDocs
 from fieldbooks.quality.raw_ops import CONTRACT_TABLES, KIND
 from fieldbooks.quality.raw_qbo import CONTRACT_ENTITIES
 from fieldbooks.quality.runner import Failure, Rule, ValidationAborted, mostly_broken, run_suite
 from fieldbooks.warehouse.connection import WarehouseConnection, connect
 from fieldbooks.warehouse.merge import schema_types
-from fieldbooks.warehouse.state import ensure_state, get_watermark, set_watermark, utcnow
+from fieldbooks.warehouse.state import ensure_state, get_watermark, set_watermark
 
 log = logging.getLogger(__name__)
 
@@ -119,30 +119,6 @@ def _issues(checks: list[Checked], realm_id: str) -> list[Issue]:
     return issues
 
 
-def _resolve_others(wh: WarehouseConnection, realm_id: str, raised: set[str], run_id: str) -> int:
-    """Resolve every open contract issue this check did not raise again.
-
-    Each check reads the rows of every record still held, so an issue it did not raise
-    again belongs to a record that is whole now (or gone).
-    """
-    open_ids = [
-        issue_id
-        for (issue_id,) in wh.fetchall(
-            f"select issue_id from fieldbooks.sync_issues where realm_id = %s and kind = %s "
-            f"and status in ({', '.join('%s' for _ in OPEN_STATES)})",
-            (realm_id, KIND, *OPEN_STATES),
-        )
-        if issue_id not in raised
-    ]
-    for issue_id in open_ids:
-        wh.execute(
-            "update fieldbooks.sync_issues set status = 'resolved', last_seen = %s, run_id = %s "
-            "where issue_id = %s",
-            (utcnow(), run_id, issue_id),
-        )
-    return len(open_ids)
-
-
 def _record(
     wh: WarehouseConnection, checks: list[Checked], realm_id: str, run_id: str
 ) -> list[TableReport]:
@@ -150,7 +126,7 @@ def _record(
     reports = []
     with wh.transaction():
         raised = {raise_issue(wh, issue, run_id) for issue in _issues(checks, realm_id)}
-        resolved = _resolve_others(wh, realm_id, raised, run_id)
+        resolved = resolve_unraised(wh, realm_id, KIND, raised, run_id)
         for check in checks:
             if check.newest is not None:
                 set_watermark(wh, SOURCE, check.contract.stream, check.newest.isoformat(), realm_id)
