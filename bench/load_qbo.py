@@ -42,7 +42,6 @@ Every child has a time cap; one that hits it is reported as capped.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import http.client
 import json
@@ -58,7 +57,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import _harness as harness
-from sandbox_throughput import CLIENT, REALM, REFRESH_TOKEN, free_port, wait_until_up
+from sandbox_throughput import CLIENT, REALM, REFRESH_TOKEN, access_token, free_port, wait_until_up
 
 QBO_LIMITS = {"requests_per_minute": 500, "batch_requests_per_minute": 40}
 CONCURRENCY = 10
@@ -106,27 +105,9 @@ def _http(
     return json.loads(raw)
 
 
-def _token(port: int) -> str:
-    """An access token for the demo company, as intuit-oauth gets one."""
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    basic = base64.b64encode(f"{CLIENT[0]}:{CLIENT[1]}".encode()).decode()
-    conn.request(
-        "POST",
-        "/oauth2/v1/tokens/bearer",
-        body=f"grant_type=refresh_token&refresh_token={REFRESH_TOKEN}",
-        headers={
-            "Authorization": "Basic " + basic,
-            "Content-Type": "application/x-www-form-urlencoded",
-        },
-    )
-    answer = json.loads(conn.getresponse().read())
-    conn.close()
-    return answer["access_token"]
-
-
 def prepare_company(port: int, tag: str) -> dict:
     """Customers to bill (the demo company has none) and the service items, as queried back."""
-    token = _token(port)
+    token = access_token(port)
     base = f"/v3/company/{REALM}"
     for n in range(CUSTOMERS):
         _http(

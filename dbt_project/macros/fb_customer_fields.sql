@@ -129,3 +129,17 @@
         'cast(' ~ amount ~ ' as numeric(18, 2))',
     ]) }}
 {%- endmacro %}
+
+{#
+    fb_invoice_lines_signature(): an invoice's lines as one text, the same from operations'
+    lines and from QuickBooks' (an aggregate over rows with qbo_item_id, quantity,
+    unit_price and amount), in an order neither side's line numbers decide.
+#}
+{% macro fb_invoice_lines_signature() -%}
+    string_agg(
+        {{ fb_invoice_line_signature('qbo_item_id', 'quantity', 'unit_price', 'amount') }},
+        ',' order by
+            cast(qbo_item_id as varchar), cast(amount as numeric(18, 2)),
+            cast(quantity as numeric(18, 4))
+    )
+{%- endmacro %}

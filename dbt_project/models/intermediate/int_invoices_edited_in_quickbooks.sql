@@ -55,12 +55,7 @@ ops_signatures as (
 
     select
         ops_invoice_id,
-        string_agg(
-            {{ fb_invoice_line_signature('qbo_item_id', 'quantity', 'unit_price', 'amount') }},
-            ',' order by
-                cast(qbo_item_id as varchar), cast(amount as numeric(18, 2)),
-                cast(quantity as numeric(18, 4))
-        ) as lines_signature
+        {{ fb_invoice_lines_signature() }} as lines_signature
     from ops_lines
     group by ops_invoice_id
 
@@ -70,12 +65,7 @@ qbo_signatures as (
 
     select
         qbo_invoice_id,
-        string_agg(
-            {{ fb_invoice_line_signature('qbo_item_id', 'quantity', 'unit_price', 'amount') }},
-            ',' order by
-                cast(qbo_item_id as varchar), cast(amount as numeric(18, 2)),
-                cast(quantity as numeric(18, 4))
-        ) as lines_signature
+        {{ fb_invoice_lines_signature() }} as lines_signature
     from qbo_lines
     group by qbo_invoice_id
 

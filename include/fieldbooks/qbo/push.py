@@ -42,11 +42,9 @@ from fieldbooks.ledger import (
     batch_request_id,
     entries,
     qbo_ids,
-    record_event,
     record_events,
     request_id_for,
     upsert_entries,
-    upsert_entry,
 )
 from fieldbooks.money import dumps_exact
 from fieldbooks.qbo.client import company_url, open_client
@@ -682,68 +680,81 @@ class Loader:
                 f"{_message(auth)}. {ISSUE_HINTS.get(kind, _hint(ErrorClass.AUTH))}"
             ) from auth
 
+    def _booked(
+        self,
+        write: Write,
+        *,
+        state: str,
+        operation: str,
+        outcome: str,
+        qbo_id: str | None,
+        request_id: str | None = None,
+        sync_token: str | None = None,
+        last_error: str | None = None,
+        detail: str | None = None,
+    ) -> tuple[Entry, Event]:
+        """The ledger row and the audit event of one write's outcome."""
+        entry = Entry(
+            realm_id=self.realm_id,
+            entity=write.entity,
+            ops_id=write.ops_id,
+            state=state,
+            # a failed write keeps the ledger's id and hash: it changed nothing
+            qbo_id=qbo_id if state in ("sent", "confirmed") else None,
+            sync_token=sync_token,
+            payload_hash=write.payload_hash if state in ("sent", "confirmed") else None,
+            request_id=request_id,
+            marker=write.marker,
+            last_error=last_error,
+        )
+        event = Event(
+            run_id=self.run_id,
+            direction=DIRECTION,
+            realm_id=self.realm_id,
+            entity=write.entity,
+            operation=operation,
+            outcome=outcome,
+            ops_id=write.ops_id,
+            qbo_id=qbo_id,
+            request_id=request_id,
+            payload_hash=write.payload_hash,
+            detail=detail,
+        )
+        return entry, event
+
     def _record_success(self, plan: Planned, obj: dict[str, Any], operation: str) -> None:
         """Ledger, audit log and issue queue after a write QuickBooks accepted (written by
         `_finish`, with the rest of the batch)."""
         write = plan.write
-        self._entries.append(
-            Entry(
-                realm_id=self.realm_id,
-                entity=write.entity,
-                ops_id=write.ops_id,
-                state="sent",
-                qbo_id=str(obj["Id"]),
-                sync_token=_str(obj.get("SyncToken")),
-                payload_hash=write.payload_hash,
-                request_id=plan.request_id,
-                marker=write.marker,
-            )
+        entry, event = self._booked(
+            write,
+            state="sent",
+            operation=operation,
+            outcome="ok",
+            qbo_id=str(obj["Id"]),
+            request_id=plan.request_id,
+            sync_token=_str(obj.get("SyncToken")),
+            detail=write.note,
         )
-        self._events.append(
-            Event(
-                run_id=self.run_id,
-                direction=DIRECTION,
-                realm_id=self.realm_id,
-                entity=write.entity,
-                operation=operation,
-                outcome="ok",
-                ops_id=write.ops_id,
-                qbo_id=str(obj["Id"]),
-                request_id=plan.request_id,
-                payload_hash=write.payload_hash,
-                detail=write.note,
-            )
-        )
+        self._entries.append(entry)
+        self._events.append(event)
         self._resolved[write.entity].append(write.ops_id)
         self.report.written[write.entity] += 1
 
     def record_found(self, write: Write, detail: str) -> None:
         """Ledger and audit log for a record QuickBooks already has as it should be (a
         customer matched by email or name, an invoice already void): nothing is sent."""
-        upsert_entry(
-            self.wh,
-            realm_id=self.realm_id,
-            entity=write.entity,
-            ops_id=write.ops_id,
+        entry, event = self._booked(
+            write,
             state="confirmed",
-            qbo_id=write.qbo_id,
-            sync_token=write.sync_token,
-            payload_hash=write.payload_hash,
-            marker=write.marker,
-        )
-        record_event(
-            self.wh,
-            run_id=self.run_id,
-            direction=DIRECTION,
-            realm_id=self.realm_id,
-            entity=write.entity,
             operation=write.operation,
             outcome="ok",
-            ops_id=write.ops_id,
             qbo_id=write.qbo_id,
-            payload_hash=write.payload_hash,
+            sync_token=write.sync_token,
             detail=detail,
         )
+        upsert_entries(self.wh, [entry])
+        record_events(self.wh, [event])
         resolve_issues(self.wh, self.realm_id, write.entity, write.ops_id, self.run_id)
         self.report.written[f"{write.entity}_{write.operation}"] += 1
 
@@ -753,32 +764,18 @@ class Loader:
         write = plan.write
         cls = classify_qbo_error(exc)
         message = _message(exc)
-        self._entries.append(
-            Entry(
-                realm_id=self.realm_id,
-                entity=write.entity,
-                ops_id=write.ops_id,
-                state="pending" if is_in_doubt(exc) else "failed",
-                request_id=plan.request_id,
-                marker=write.marker,
-                last_error=message[:1000],
-            )
+        entry, event = self._booked(
+            write,
+            state="pending" if is_in_doubt(exc) else "failed",
+            operation=write.operation,
+            outcome=f"failed:{cls.value}",
+            qbo_id=write.qbo_id,
+            request_id=plan.request_id,
+            last_error=message[:1000],
+            detail=message[:1000],
         )
-        self._events.append(
-            Event(
-                run_id=self.run_id,
-                direction=DIRECTION,
-                realm_id=self.realm_id,
-                entity=write.entity,
-                operation=write.operation,
-                outcome=f"failed:{cls.value}",
-                ops_id=write.ops_id,
-                qbo_id=write.qbo_id,
-                request_id=plan.request_id,
-                payload_hash=write.payload_hash,
-                detail=message[:1000],
-            )
-        )
+        self._entries.append(entry)
+        self._events.append(event)
         kind = issue_kind_for(exc)
         raise_issue(
             self.wh,
