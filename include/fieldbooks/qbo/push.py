@@ -1198,7 +1198,7 @@ def _load_expenses(loader: Loader, rows: list[dict[str, Any]]) -> None:
                 f"Either change the expense back in operations, or delete {other} {qbo_id} in "
                 f"QuickBooks (not if it is reconciled against a statement: fix the statement "
                 f"first); the next run then writes the expense as a {row['txn_type']}. "
-                "fieldbooks never deletes a posted transaction on its own.",
+                "fieldbooks does not delete a posted transaction to change its type.",
             )
         if row["expense_account_id"] is None:
             return held(
