@@ -53,6 +53,7 @@ sandbox: venv
 # AIRFLOW_HOME .fieldbooks/airflow); seeds the demo operations DB and starts the QuickBooks
 # sandbox when missing. AIRFLOW_PORT=8081 make airflow picks the port. Ctrl-C stops it all.
 airflow: venv
+	$(BIN)/fieldbooks dbt-manifest
 	PYTHONPATH=$(CURDIR)/include:$(CURDIR) $(BIN)/python -m fieldbooks.airflow_processes local
 
 clean:

@@ -1,27 +1,71 @@
-"""Sync the operations DB and QuickBooks Online every 15 minutes.
+"""Sync each company's operations DB and QuickBooks Online company (every 15 minutes by default).
 
-extract_ops and extract_qbo copy what changed on each side into the warehouse;
-validate_raw holds back records whose raw rows break their contract as issues;
-transform runs dbt (mapping, matching, outbound change sets); validate holds back
-records that would fail in QuickBooks as issues; load_quickbooks and load_ops write
-each side; reconcile re-reads both and rebuilds the tie-out. Both validation tasks
-add to the Data Docs report ($FIELDBOOKS_HOME/data_docs/index.html; the path is in
-their log and return value). Every task is safe to clear and rerun: writes go
-through the ledger and merges are keyed.
+One task group per company (`company_<key>`, from FIELDBOOKS_COMPANIES_FILE; `company_default`
+without one), each with the same steps and the company's own settings:
+
+- **selected** skips the group unless the run's conf names the company
+  (`{"companies": ["acme"]}`, as the webhook receiver and the manual DAGs send; none: all);
+- **extract_ops** and **extract_qbo** copy what changed on each side into the warehouse;
+- **validate_raw** holds back records whose raw rows break their contract, as issues;
+- **transform** is the dbt project: a task per seed and model and one per model's tests
+  (clear one to rebuild just that model);
+- **validate** holds back records that would fail in QuickBooks, as issues;
+- **load_quickbooks** and **load_ops** write each side; **reconcile** re-reads both and
+  rebuilds the tie-out.
+
+QuickBooks calls run in the pool `fieldbooks_qbo_<key>` (its rate limits), warehouse writes in
+`fieldbooks_warehouse_<key>` (DuckDB takes one writer). Companies share no task: one failing
+leaves the others running. Every task is safe to clear and rerun: writes go through the
+ledger and merges are keyed. The schedule is FIELDBOOKS_SYNC_SCHEDULE.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from airflow.sdk import dag, task
+from airflow.sdk import Param, dag, task, task_group
 
-WAREHOUSE_POOL = "fieldbooks_warehouse"  # DuckDB takes one writer at a time
-QBO_POOL = "fieldbooks_qbo"  # pressure on the QuickBooks company's rate limits
+from fieldbooks.companies import company_keys, qbo_pool, warehouse_pool
+from fieldbooks.config import sync_schedule
+from fieldbooks.orchestration import QBO_STEPS, dbt_task_group
+
+
+@task.short_circuit
+def selected(key: str, params: dict | None = None) -> bool:
+    from fieldbooks.orchestration import company_selected
+
+    return company_selected(key, (params or {}).get("companies"))
+
+
+@task
+def step(key: str, name: str, run_id: str | None = None) -> dict:
+    from fieldbooks.orchestration import run_step
+
+    return run_step(key, name, run_id or "")
+
+
+def company_sync(key: str) -> None:
+    """One company's steps, in order (its embedded DuckDB warehouse takes one writer)."""
+
+    def run(name: str):
+        pool = qbo_pool(key) if name in QBO_STEPS else warehouse_pool(key)
+        return step.override(task_id=name, pool=pool)(key, name)
+
+    (
+        selected.override(pool=warehouse_pool(key))(key)
+        >> run("extract_ops")
+        >> run("extract_qbo")
+        >> run("validate_raw")
+        >> dbt_task_group(key)
+        >> run("validate")
+        >> run("load_quickbooks")
+        >> run("load_ops")
+        >> run("reconcile")
+    )
 
 
 @dag(
-    schedule="*/15 * * * *",
+    schedule=sync_schedule(),
     start_date=datetime(2026, 1, 1),
     catchup=False,
     max_active_runs=1,
@@ -29,78 +73,22 @@ QBO_POOL = "fieldbooks_qbo"  # pressure on the QuickBooks company's rate limits
         "retries": 2,
         "retry_delay": timedelta(seconds=30),
         "retry_exponential_backoff": True,
+        "max_retry_delay": timedelta(minutes=10),
+    },
+    params={
+        "companies": Param(
+            [],
+            type="array",
+            items={"type": "string", "enum": company_keys()},
+            description="only these companies (none: every company)",
+        )
     },
     tags=["fieldbooks", "quickbooks"],
     doc_md=__doc__,
 )
 def fieldbooks_sync():
-    @task(pool=WAREHOUSE_POOL)
-    def extract_ops(**context) -> dict:
-        from fieldbooks.config import load_settings
-        from fieldbooks.pipeline import step_extract_ops
-
-        return step_extract_ops(load_settings(), context["run_id"])
-
-    @task(pool=QBO_POOL)
-    def extract_qbo() -> dict:
-        from fieldbooks.config import load_settings
-        from fieldbooks.pipeline import step_extract_qbo
-
-        return step_extract_qbo(load_settings())
-
-    @task(pool=WAREHOUSE_POOL)
-    def validate_raw(**context) -> dict:
-        from fieldbooks.config import load_settings
-        from fieldbooks.pipeline import step_validate_raw
-
-        return step_validate_raw(load_settings(), context["run_id"])
-
-    @task(pool=WAREHOUSE_POOL)
-    def transform() -> dict:
-        from fieldbooks.config import load_settings
-        from fieldbooks.pipeline import step_transform
-
-        return step_transform(load_settings())
-
-    @task(pool=WAREHOUSE_POOL)
-    def validate(**context) -> dict:
-        from fieldbooks.config import load_settings
-        from fieldbooks.pipeline import step_validate
-
-        return step_validate(load_settings(), context["run_id"])
-
-    @task(pool=QBO_POOL)
-    def load_quickbooks(**context) -> dict:
-        from fieldbooks.config import load_settings
-        from fieldbooks.pipeline import step_load_quickbooks
-
-        return step_load_quickbooks(load_settings(), context["run_id"])
-
-    @task(pool=WAREHOUSE_POOL)
-    def load_ops(**context) -> dict:
-        from fieldbooks.config import load_settings
-        from fieldbooks.pipeline import step_load_ops
-
-        return step_load_ops(load_settings(), context["run_id"])
-
-    @task(pool=QBO_POOL)
-    def reconcile(**context) -> dict:
-        from fieldbooks.config import load_settings
-        from fieldbooks.pipeline import step_reconcile
-
-        return step_reconcile(load_settings(), context["run_id"])
-
-    # Sequential on purpose: the embedded DuckDB warehouse takes one writer at a time.
-    (
-        extract_ops()
-        >> extract_qbo()
-        >> validate_raw()
-        >> transform()
-        >> validate()
-        >> load_quickbooks()
-        >> load_ops()
-        >> reconcile()
-    )
+    for key in company_keys():
+        task_group(group_id=f"company_{key}")(company_sync)(key)
 
 
 fieldbooks_sync()

@@ -8,7 +8,22 @@ import logging
 import sys
 from typing import Any
 
-from fieldbooks.config import load_settings
+from fieldbooks.config import Settings, load_settings
+
+# the company every command works on (`--company KEY`); None: FIELDBOOKS_* as today
+_COMPANY: str | None = None
+
+
+def _settings() -> Settings:
+    """The settings of the company the command line names, else of the deployment."""
+    if _COMPANY is None:
+        return load_settings()
+    from fieldbooks.companies import CompaniesFileError, load_company
+
+    try:
+        return load_company(_COMPANY).settings
+    except CompaniesFileError as exc:
+        raise SystemExit(f"fieldbooks: {exc}") from None
 
 
 def _print(value: Any) -> None:
@@ -30,7 +45,7 @@ def _cmd_sandbox_serve(args: argparse.Namespace) -> int:
 def _cmd_ops_seed(args: argparse.Namespace) -> int:
     from fieldbooks.ops.seed import seed
 
-    settings = load_settings()
+    settings = _settings()
     settings.home.mkdir(parents=True, exist_ok=True)
     counts = seed(
         settings.ops_url,
@@ -50,7 +65,7 @@ def _cmd_ops_simulate(args: argparse.Namespace) -> int:
     from fieldbooks.ops.simulate import simulate
 
     start = datetime.fromisoformat(args.start) if args.start else None
-    report = simulate(load_settings().ops_url, args.days, seed=args.seed, start=start)
+    report = simulate(_settings().ops_url, args.days, seed=args.seed, start=start)
     _print(report.as_dict())
     return 0
 
@@ -61,7 +76,7 @@ def _cmd_ops_check(args: argparse.Namespace) -> int:
     from fieldbooks.ops.checksum import database_checksum
     from fieldbooks.ops.invariants import check_invariants
 
-    engine = create_engine(load_settings().ops_url)
+    engine = create_engine(_settings().ops_url)
     try:
         violations = check_invariants(engine)
         for v in violations[:50]:
@@ -84,7 +99,7 @@ def _cmd_ops_diagram(args: argparse.Namespace) -> int:
 def _cmd_extract(args: argparse.Namespace) -> int:
     from fieldbooks import pipeline
 
-    settings = load_settings()
+    settings = _settings()
     if args.accept_type_change:
         if args.side != "ops":
             raise SystemExit("--accept-type-change applies to `extract ops` only")
@@ -107,7 +122,7 @@ def _cmd_extract(args: argparse.Namespace) -> int:
 def _cmd_transform(args: argparse.Namespace) -> int:
     from fieldbooks import pipeline
 
-    _print(pipeline.step_transform(load_settings()))
+    _print(pipeline.step_transform(_settings()))
     return 0
 
 
@@ -115,7 +130,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     from fieldbooks import pipeline
 
     step = pipeline.step_validate_raw if args.suites == "raw" else pipeline.step_validate
-    _print(step(load_settings(), args.run_id or pipeline.new_run_id()))
+    _print(step(_settings(), args.run_id or pipeline.new_run_id()))
     return 0
 
 
@@ -123,14 +138,14 @@ def _cmd_load(args: argparse.Namespace) -> int:
     from fieldbooks import pipeline
 
     step = pipeline.step_load_quickbooks if args.side == "qbo" else pipeline.step_load_ops
-    _print(step(load_settings(), args.run_id or pipeline.new_run_id()))
+    _print(step(_settings(), args.run_id or pipeline.new_run_id()))
     return 0
 
 
 def _cmd_reconcile(args: argparse.Namespace) -> int:
     from fieldbooks import pipeline
 
-    result = pipeline.step_reconcile(load_settings(), args.run_id or pipeline.new_run_id())
+    result = pipeline.step_reconcile(_settings(), args.run_id or pipeline.new_run_id())
     print("\n".join(result["lines"]))
     return 0 if result["ties_out"] else 1
 
@@ -138,7 +153,7 @@ def _cmd_reconcile(args: argparse.Namespace) -> int:
 def _cmd_sync(args: argparse.Namespace) -> int:
     from fieldbooks import pipeline
 
-    result = pipeline.sync(load_settings(), args.run_id)
+    result = pipeline.sync(_settings(), args.run_id)
     print("\n".join(result["lines"]))
     return 0 if result["ties_out"] else 1
 
@@ -148,7 +163,7 @@ def _cmd_issues(args: argparse.Namespace) -> int:
     from fieldbooks.warehouse.connection import connect
     from fieldbooks.warehouse.state import ensure_state
 
-    settings = load_settings()
+    settings = _settings()
     with connect(settings.warehouse_url) as wh:
         ensure_state(wh)
         if args.action == "list":
@@ -190,7 +205,7 @@ def _cmd_mapping(args: argparse.Namespace) -> int:
 
     from fieldbooks import mapping
 
-    settings = load_settings()
+    settings = _settings()
     seeds_dir = Path(args.seeds_dir) if args.seeds_dir else mapping.default_seeds_dir(settings)
     try:
         if args.action == "suggest":
@@ -202,6 +217,14 @@ def _cmd_mapping(args: argparse.Namespace) -> int:
         return 2
     print("\n".join(mapping.check_lines(findings)))
     return 1 if any(f.attention for f in findings) else 0
+
+
+def _cmd_dbt_manifest(args: argparse.Namespace) -> int:
+    from fieldbooks.orchestration import build_manifest, ensure_manifest
+
+    path = build_manifest() if args.force else ensure_manifest()
+    print(f"dbt manifest: {path}")
+    return 0
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -231,6 +254,13 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     parser = argparse.ArgumentParser(prog="fieldbooks", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
+    parser.add_argument(
+        "--company",
+        metavar="KEY",
+        default=None,
+        help="the company to work on, from FIELDBOOKS_COMPANIES_FILE (default: the "
+        "FIELDBOOKS_* settings, i.e. the company `default`)",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     demo = sub.add_parser("demo", help="the whole job on embedded defaults")
@@ -240,6 +270,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="run the steps directly, not through `airflow dags test`",
     )
     demo.set_defaults(func=_cmd_demo)
+
+    manifest = sub.add_parser(
+        "dbt-manifest",
+        help="build dbt_project/target/manifest.json, which the Airflow DAGs draw dbt tasks from",
+    )
+    manifest.add_argument("--force", action="store_true", help="rebuild even when current")
+    manifest.set_defaults(func=_cmd_dbt_manifest)
 
     sandbox = sub.add_parser("sandbox", help="the local QuickBooks Online emulator")
     sandbox_sub = sandbox.add_subparsers(dest="action", required=True)
@@ -363,7 +400,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `fieldbooks` command."""
+    global _COMPANY
     args = parse_args(argv)
+    _COMPANY = args.company
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

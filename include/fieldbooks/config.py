@@ -153,3 +153,14 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
             env.get("FIELDBOOKS_CONFLICT_POLICIES", ""), "FIELDBOOKS_CONFLICT_POLICIES"
         ),
     )
+
+
+DEFAULT_SYNC_SCHEDULE = "*/15 * * * *"
+
+
+def sync_schedule(env: dict[str, str] | None = None) -> str | None:
+    """fieldbooks_sync's schedule: FIELDBOOKS_SYNC_SCHEDULE (a cron expression or preset such
+    as "@hourly"), every 15 minutes by default; "none" runs it only when triggered."""
+    env = os.environ if env is None else env
+    value = env.get("FIELDBOOKS_SYNC_SCHEDULE", "").strip() or DEFAULT_SYNC_SCHEDULE
+    return None if value.lower() == "none" else value

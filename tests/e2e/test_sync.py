@@ -222,3 +222,124 @@ def test_dag_run_through_airflow_on_postgres(sandbox, tmp_path, make_pg_database
         warehouse_url=make_pg_database("fb_wh"),
     )
     _run_scenario(sandbox, load_settings(env), _through_airflow(tmp_path, env))
+
+
+def _watermark(settings, source: str, stream: str, realm_id: str = "") -> str | None:
+    from fieldbooks.warehouse.state import get_watermark
+
+    with connect(settings.warehouse_url) as wh:
+        return get_watermark(wh, source, stream, realm_id)
+
+
+@pytest.mark.slow
+def test_one_companys_failure_leaves_the_other_syncing_through_airflow(sandbox, tmp_path):
+    """Two companies in one deployment; south's QuickBooks connection is wrong. North syncs
+    in full, south stops at its QuickBooks extract (at once: no retry helps a refused
+    connection), and a run limited to north by conf skips south altogether."""
+    from fieldbooks.airflow_local import airflow_env, dags_test, last_run_states, prepare_airflow
+    from fieldbooks.companies import load_company
+
+    companies = tmp_path / "companies.toml"
+    companies.write_text(
+        "[companies.north]\n\n"
+        "[companies.south]\n"
+        "[companies.south.env]\n"
+        'FIELDBOOKS_QBO_CLIENT_SECRET = "not-the-secret"\n'
+    )
+    env = {**settings_env(tmp_path, sandbox), "FIELDBOOKS_COMPANIES_FILE": str(companies)}
+    north = load_company("north", env, connection=False).settings
+    south = load_company("south", env, connection=False).settings
+    for settings in (north, south):
+        settings.home.mkdir(parents=True)
+        seed_demo(settings.ops_url)
+    home = tmp_path / "airflow"
+    aenv = airflow_env(home, env)
+    log_file = tmp_path / "airflow.log"
+    prepare_airflow(home, aenv, log_file)
+
+    dags_test("fieldbooks_sync", aenv, log_file, expect_success=False)
+    state, tasks = last_run_states("fieldbooks_sync", aenv)
+    assert state == "failed"
+    north_tasks = {t: s for t, s in tasks.items() if t.startswith("company_north.")}
+    assert set(north_tasks.values()) == {"success"}, north_tasks
+    assert tasks["company_south.extract_ops"] == "success"
+    assert tasks["company_south.extract_qbo"] == "failed"
+    assert tasks["company_south.reconcile"] == "upstream_failed"
+    with connect(north.warehouse_url) as wh:
+        run_id = wh.scalar("select run_id from fieldbooks.sync_runs order by finished_at desc")
+    from fieldbooks.reconcile import summarize
+
+    with connect(north.warehouse_url) as wh:
+        summary = summarize(wh, run_id)
+    assert summary.ties_out and summary.invoice_tieout == {"matched": 200}
+    assert _watermark(south, "qbo", "cdc", south.qbo.realm_id) is None
+    output = log_file.read_text()
+    assert "company south: QuickBooks refused its connection" in output
+
+    dags_test("fieldbooks_sync", aenv, log_file, conf={"companies": ["north"]})
+    state, tasks = last_run_states("fieldbooks_sync", aenv)
+    assert state == "success"
+    assert tasks["company_north.reconcile"] == "success"
+    assert tasks["company_south.selected"] == "success"  # it ran, and said no
+    south_rest = {t: s for t, s in tasks.items() if t.startswith("company_south.")}
+    south_rest.pop("company_south.selected")
+    assert set(south_rest.values()) == {"skipped"}, south_rest
+
+
+@pytest.mark.slow
+def test_manual_dags_through_airflow_reset_watermarks_retry_issues_and_queue_a_sync(tmp_path):
+    """fieldbooks_full_resync moves the chosen stream's watermark back and fieldbooks_retry_issues
+    puts the chosen issue back in line, each for the companies of its form, and both queue a
+    fieldbooks_sync run for exactly those companies."""
+    from fieldbooks.airflow_local import airflow_env, dags_test, prepare_airflow
+    from fieldbooks.companies import load_company
+    from fieldbooks.issues import Issue, raise_issue
+    from fieldbooks.warehouse.state import ensure_state, set_watermark
+
+    companies = tmp_path / "companies.toml"
+    companies.write_text("[companies.north]\n[companies.south]\n")
+    env = {"FIELDBOOKS_HOME": str(tmp_path), "FIELDBOOKS_COMPANIES_FILE": str(companies)}
+    keys = ("north", "south")
+    settings = {k: load_company(k, env, connection=False).settings for k in keys}
+    issue_ids = {}
+    for key, s in settings.items():
+        s.home.mkdir(parents=True)
+        with connect(s.warehouse_url) as wh:
+            ensure_state(wh)
+            set_watermark(wh, "qbo", "cdc", "2026-03-01T00:00:00", s.qbo.realm_id)
+            set_watermark(wh, "ops", "invoices", "2026-03-01T00:00:00")
+            issue = Issue(s.qbo.realm_id, "invoice", "7", "validation", "why", "what to do")
+            issue_ids[key] = raise_issue(wh, issue, "run-0")
+    home = tmp_path / "airflow"
+    aenv = airflow_env(home, env)
+    log_file = tmp_path / "airflow.log"
+    prepare_airflow(home, aenv, log_file)
+
+    conf = {"companies": ["north"], "entities": ["quickbooks"], "since": "2026-02-01T00:00:00Z"}
+    dags_test("fieldbooks_full_resync", aenv, log_file, conf=conf)
+    north, south = settings["north"], settings["south"]
+    assert _watermark(north, "qbo", "cdc", north.qbo.realm_id) == "2026-02-01T00:00:00"
+    assert _watermark(north, "ops", "invoices") == "2026-03-01T00:00:00"  # not chosen
+    assert _watermark(south, "qbo", "cdc", south.qbo.realm_id) == "2026-03-01T00:00:00"
+
+    conf = {"companies": ["south"], "issue_ids": [issue_ids["south"]], "kinds": []}
+    dags_test("fieldbooks_retry_issues", aenv, log_file, conf=conf)
+    for key, status in (("north", "open"), ("south", "retrying")):
+        with connect(settings[key].warehouse_url) as wh:
+            got = wh.scalar(
+                "select status from fieldbooks.sync_issues where issue_id = %s", (issue_ids[key],)
+            )
+        assert got == status, key
+
+    # the queued fieldbooks_sync runs, as the scheduler will pick them up
+    import sqlite3
+
+    with sqlite3.connect(home / "airflow.db") as db:
+        rows = db.execute(
+            "select run_id, state, conf from dag_run where dag_id = 'fieldbooks_sync'"
+        ).fetchall()
+    queued = {run_id.split("__")[0]: (state, json.loads(conf)) for run_id, state, conf in rows}
+    assert queued == {
+        "full_resync": ("queued", {"companies": ["north"]}),
+        "retry_issues": ("queued", {"companies": ["south"]}),
+    }

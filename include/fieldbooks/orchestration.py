@@ -1,0 +1,364 @@
+"""What the DAGs call: a company's sync step, its dbt task group, the manual DAGs' actions.
+
+DAG files only wire; everything here imports the pipeline lazily so parsing stays fast.
+The dbt task group is rendered by astronomer-cosmos from a prebuilt manifest
+(dbt_project/target/manifest.json, built by `fieldbooks dbt-manifest`).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import shutil
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from fieldbooks.companies import company_keys, load_company, warehouse_pool
+from fieldbooks.config import project_root
+
+log = logging.getLogger(__name__)
+
+# the sync steps in order; True when the step takes the run id
+SYNC_STEPS: dict[str, bool] = {
+    "extract_ops": True,
+    "extract_qbo": True,
+    "validate_raw": True,
+    "transform": False,
+    "validate": True,
+    "load_quickbooks": True,
+    "load_ops": True,
+    "reconcile": True,
+}
+# steps that call QuickBooks run in the company's QuickBooks pool, the rest in its warehouse pool
+QBO_STEPS = frozenset({"extract_qbo", "load_quickbooks", "reconcile"})
+# the QuickBooks side of a full resync: one change-data-capture watermark per realm
+QBO_STREAM = "quickbooks"
+MANIFEST_INPUTS = ("models", "seeds", "tests", "macros", "dbt_project.yml")
+
+
+class ManifestMissing(RuntimeError):
+    """The dbt manifest the DAGs are drawn from is missing or older than the project."""
+
+
+def manifest_path(project_dir: Path | None = None) -> Path:
+    """Where the prebuilt manifest lives: FIELDBOOKS_DBT_MANIFEST, by default
+    dbt_project/target/manifest.json (git-ignored)."""
+    if project_dir is None and os.environ.get("FIELDBOOKS_DBT_MANIFEST"):
+        return Path(os.environ["FIELDBOOKS_DBT_MANIFEST"])
+    return (project_dir or project_root() / "dbt_project") / "target" / "manifest.json"
+
+
+def _newest_input(project_dir: Path) -> float:
+    """The newest modification time among the files dbt parses."""
+    newest = 0.0
+    for name in MANIFEST_INPUTS:
+        path = project_dir / name
+        files = path.rglob("*") if path.is_dir() else [path]
+        newest = max([newest, *(f.stat().st_mtime for f in files if f.is_file())])
+    return newest
+
+
+def manifest_is_current(project_dir: Path | None = None) -> bool:
+    """True when the manifest exists and no model, seed, test or macro is newer."""
+    path = manifest_path(project_dir)
+    project_dir = project_dir or project_root() / "dbt_project"
+    return path.exists() and path.stat().st_mtime >= _newest_input(project_dir)
+
+
+def build_manifest(project_dir: Path | None = None) -> Path:
+    """`dbt parse` into dbt_project/target: the manifest the DAGs render their dbt tasks from."""
+    import tempfile
+
+    from dbt.cli.main import dbtRunner
+
+    path = manifest_path(project_dir)
+    project_dir = project_dir or project_root() / "dbt_project"
+    os.environ.setdefault("DO_NOT_TRACK", "1")
+    os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+    with tempfile.TemporaryDirectory() as scratch:
+        # parsing needs a profile but never connects; the DuckDB target needs no server
+        os.environ.setdefault("FIELDBOOKS_DUCKDB_PATH", str(Path(scratch) / "parse.duckdb"))
+        result = dbtRunner().invoke(
+            [
+                "parse",
+                "--project-dir",
+                str(project_dir),
+                "--profiles-dir",
+                str(project_dir),
+                "--target",
+                "duckdb",
+                "--target-path",
+                str(Path(scratch) / "target"),
+                "--log-path",
+                str(Path(scratch) / "logs"),
+                "--no-partial-parse",
+                "--quiet",
+            ]
+        )
+        if not result.success:
+            raise ManifestMissing(f"dbt parse failed: {result.exception or 'see the log above'}")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # moved into place whole: a DAG parsed meanwhile reads the old manifest or the new one;
+        # partial_parse.msgpack lets cosmos' first dbt task skip a full parse
+        for name, dest in (
+            ("manifest.json", path),
+            ("partial_parse.msgpack", path.parent / "partial_parse.msgpack"),
+        ):
+            staged = dest.with_name(f".{dest.name}.{os.getpid()}")
+            shutil.copyfile(Path(scratch) / "target" / name, staged)
+            os.replace(staged, dest)
+    return path
+
+
+def ensure_manifest(project_dir: Path | None = None) -> Path:
+    """Build the manifest unless it is current (the demo, the tests, `make venv`)."""
+    if manifest_is_current(project_dir):
+        return manifest_path(project_dir)
+    return build_manifest(project_dir)
+
+
+def require_manifest() -> Path:
+    """The manifest's path; a clear error (a DAG import error in the UI) when it is missing."""
+    path = manifest_path()
+    if not path.exists():
+        raise ManifestMissing(
+            f"the dbt manifest {path} is missing, so the dbt tasks cannot be drawn: run "
+            "`fieldbooks dbt-manifest` (make venv and fieldbooks demo run it) where the DAGs "
+            "are parsed, after every change to dbt_project/"
+        )
+    return path
+
+
+def chosen_companies(
+    requested: Sequence[str] | None, env: dict[str, str] | None = None
+) -> list[str]:
+    """The companies a run covers: the requested keys (checked), or every company when none."""
+    keys = company_keys(env)
+    if not requested:
+        return keys
+    unknown = [k for k in requested if k not in keys]
+    if unknown:
+        raise ValueError(f"no company {unknown}; the companies are {', '.join(keys)}")
+    return [k for k in keys if k in requested]
+
+
+def company_selected(key: str, requested: Sequence[str] | None) -> bool:
+    """Whether this run syncs the company (conf {"companies": [...]}; none: all of them)."""
+    chosen = chosen_companies(requested)
+    if key not in chosen:
+        log.info("company %s is not in this run's companies %s: skipped", key, chosen)
+    return key in chosen
+
+
+def is_auth_failure(exc: BaseException) -> bool:
+    """QuickBooks refused the company's credentials: retrying cannot help, reconnecting can."""
+    from intuitlib.exceptions import AuthClientError
+
+    from fieldbooks.errors import ErrorClass, classify_qbo_error
+
+    return isinstance(exc, AuthClientError) or classify_qbo_error(exc) is ErrorClass.AUTH
+
+
+def run_step(key: str, step: str, run_id: str) -> Any:
+    """Run one sync step for one company with its own settings; a refused QuickBooks
+    connection fails the task at once (no retries) with what to do."""
+    from fieldbooks import pipeline
+
+    settings = load_company(key).settings
+    func = getattr(pipeline, f"step_{step}")
+    try:
+        return func(settings, run_id) if SYNC_STEPS[step] else func(settings)
+    except Exception as exc:
+        if step not in QBO_STEPS or not is_auth_failure(exc):
+            raise
+        from airflow.exceptions import AirflowFailException
+
+        raise AirflowFailException(
+            f"company {key}: QuickBooks refused its connection ({exc}); reconnect the company "
+            f"(`fieldbooks connect`, connection {load_company(key, connection=False).qbo_conn_id})"
+            ", then clear this task"
+        ) from exc
+
+
+def _dbt_for_company(key: str, context: Any, operator: Any) -> None:
+    """A cosmos interceptor: the company's warehouse and vars, resolved at run time
+    (the QuickBooks realm may come from the company's Airflow connection)."""
+    from fieldbooks.transform import dbt_env, dbt_vars
+
+    settings = load_company(key).settings
+    operator.env = {**(operator.env or {}), **dbt_env(settings)}
+    operator.vars = dbt_vars(settings)
+
+
+def cross_model_tests(manifest: Path) -> list[str]:
+    """The project's tests that read more than one node (relationships, sums across models,
+    reconciliation checks): they run once, after every model is built."""
+    import json
+
+    nodes = json.loads(manifest.read_text())["nodes"].values()
+    return sorted(
+        n["name"]
+        for n in nodes
+        if n["resource_type"] == "test" and len(n["depends_on"]["nodes"]) > 1
+    )
+
+
+def dbt_task_group(key: str, group_id: str = "transform") -> Any:
+    """The company's dbt project as a cosmos DbtTaskGroup, in the company's warehouse pool:
+    a task per seed and model that builds it and runs its own tests (`dbt build --select`),
+    then `cross_model_tests` for the tests spanning several models."""
+    from cosmos import (
+        DbtTaskGroup,
+        ExecutionConfig,
+        ProfileConfig,
+        ProjectConfig,
+        RenderConfig,
+    )
+    from cosmos.constants import (
+        ExecutionMode,
+        InvocationMode,
+        LoadMode,
+        TestBehavior,
+        TestIndirectSelection,
+    )
+    from cosmos.operators.local import DbtTestLocalOperator
+
+    from fieldbooks.warehouse.connection import parse_warehouse_url
+
+    project_dir = project_root() / "dbt_project"
+    manifest = require_manifest()
+    # the target (duckdb or postgres) is known from the companies file alone: no connection read
+    target = parse_warehouse_url(load_company(key, connection=False).settings.warehouse_url).kind
+    project_config = ProjectConfig(
+        dbt_project_path=project_dir,
+        manifest_path=manifest,
+        project_name="fieldbooks",
+    )
+    # ProjectConfig wraps every manifest path in an ObjectStoragePath, whose first open loads
+    # every Airflow plugin (FastAPI included): seconds of parse time for a local file
+    project_config.manifest_path = manifest
+    profile_config = ProfileConfig(
+        profile_name="fieldbooks",
+        target_name=target,
+        profiles_yml_filepath=project_dir / "profiles.yml",
+    )
+    operator_args = {
+        "pool": warehouse_pool(key),
+        "install_deps": False,
+        "interceptors": [functools.partial(_dbt_for_company, key)],
+    }
+    group = DbtTaskGroup(
+        group_id=group_id,
+        project_config=project_config,
+        profile_config=profile_config,
+        render_config=RenderConfig(
+            load_method=LoadMode.DBT_MANIFEST,
+            # one task per node: `dbt build --select node`, its tests included, so clearing
+            # it rebuilds and retests that model; ~85 tasks keep parsing well under 2 s
+            test_behavior=TestBehavior.BUILD,
+            # intermediate models are ephemeral but carry tests: their task runs those
+            ephemeral_models_as_empty_operator=False,
+            emit_datasets=False,
+        ),
+        execution_config=ExecutionConfig(
+            execution_mode=ExecutionMode.LOCAL,
+            invocation_mode=InvocationMode.DBT_RUNNER,
+            # a model's task runs only the tests reading nothing else (cautious): a test
+            # spanning models would otherwise run before its other models exist
+            test_indirect_selection=TestIndirectSelection.CAUTIOUS,
+        ),
+        operator_args=operator_args,
+    )
+    leaves = list(group.get_leaves())
+    cross = DbtTestLocalOperator(
+        task_id="cross_model_tests",
+        task_group=group,
+        project_dir=project_dir,
+        profile_config=profile_config,
+        select=cross_model_tests(manifest),
+        invocation_mode=InvocationMode.DBT_RUNNER,
+        manifest_filepath=manifest,
+        emit_datasets=False,
+        **operator_args,
+    )
+    for leaf in leaves:
+        leaf >> cross
+    return group
+
+
+def _since(value: str | None) -> datetime | None:
+    """The `since` of a full resync as naive UTC; None means from the beginning."""
+    if not value:
+        return None
+    from datetime import UTC
+
+    when = datetime.fromisoformat(value)
+    return when.astimezone(UTC).replace(tzinfo=None) if when.tzinfo else when
+
+
+def resync_streams() -> list[str]:
+    """What a full resync can reset: each operations table, and QuickBooks (one stream)."""
+    from fieldbooks.ops.schema import SYNCED_TABLES
+
+    return [t.name for t in SYNCED_TABLES] + [QBO_STREAM]
+
+
+def reset_watermarks(key: str, entities: Iterable[str], since: str | None) -> dict[str, str]:
+    """Move the chosen streams' watermarks back to `since` (or forget them: read everything),
+    so the next sync re-reads them; merges are keyed, so nothing is duplicated."""
+    from fieldbooks.warehouse.connection import connect
+    from fieldbooks.warehouse.state import ensure_state, set_watermark
+
+    streams = list(entities) or resync_streams()
+    unknown = sorted(set(streams) - set(resync_streams()))
+    if unknown:
+        raise ValueError(f"no entity {unknown}; choose from {', '.join(resync_streams())}")
+    when = _since(since)
+    settings = load_company(key).settings
+    done: dict[str, str] = {}
+    with connect(settings.warehouse_url) as wh:
+        ensure_state(wh)
+        with wh.transaction():
+            for stream in streams:
+                source, name, realm = (
+                    ("qbo", "cdc", settings.qbo.realm_id)
+                    if stream == QBO_STREAM
+                    else ("ops", stream, "")
+                )
+                if when is None:
+                    wh.execute(
+                        "delete from fieldbooks.watermarks "
+                        "where source = %s and stream in (%s, %s) and realm_id = %s",
+                        (source, name, f"{name}#keys", realm),
+                    )
+                    done[stream] = "from the beginning"
+                else:
+                    set_watermark(wh, source, name, when.isoformat(), realm)
+                    done[stream] = when.isoformat()
+    log.info("company %s: watermarks reset %s", key, done)
+    return done
+
+
+def mark_issues_retrying(
+    key: str, issue_ids: Sequence[str | int], kinds: Sequence[str]
+) -> list[str]:
+    """Put the company's open issues with these ids or of these kinds back in line
+    (as `fieldbooks issues retry` does); the sync that follows retries them."""
+    from fieldbooks.issues import list_issues, mark_retrying
+    from fieldbooks.warehouse.connection import connect
+    from fieldbooks.warehouse.state import ensure_state
+
+    if not issue_ids and not kinds:
+        raise ValueError("give issue_ids or kinds: which issues to retry")
+    wanted = {str(i) for i in issue_ids}
+    settings = load_company(key).settings
+    with connect(settings.warehouse_url) as wh:
+        ensure_state(wh)
+        for kind in kinds:
+            wanted.update(row["issue_id"] for row in list_issues(wh, "open", kind))
+        chosen = mark_retrying(wh, sorted(wanted)) if wanted else []
+    log.info("company %s: %d issue(s) marked for retry", key, len(chosen))
+    return chosen
