@@ -375,7 +375,11 @@ def build_parser() -> argparse.ArgumentParser:
     connect = sub.add_parser(
         "connect", help="connect a QuickBooks company (OAuth 2.0) and store its connection"
     )
-    connect.add_argument("--company", default=None, help="company key (default: `default`)")
+    connect.add_argument(
+        "--company",
+        default=argparse.SUPPRESS,
+        help="company key (the same as the global --company; default: `default`)",
+    )
     connect.add_argument(
         "--port", type=int, default=0, help="callback port on 127.0.0.1 (default: a free one)"
     )
