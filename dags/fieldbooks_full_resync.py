@@ -15,13 +15,10 @@ is duplicated in QuickBooks or in operations.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-
 from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
 from airflow.sdk import Param, dag, task
 
-from fieldbooks.companies import company_keys
-from fieldbooks.orchestration import resync_streams
+from fieldbooks.orchestration import DEFAULT_ARGS, START_DATE, companies_param, resync_streams
 
 
 @task
@@ -48,22 +45,12 @@ def sync_conf(chosen: list[str], reset: list[dict]) -> dict:
 
 @dag(
     schedule=None,
-    start_date=datetime(2026, 1, 1),
+    start_date=START_DATE,
     catchup=False,
     max_active_runs=1,
-    default_args={
-        "retries": 2,
-        "retry_delay": timedelta(seconds=30),
-        "retry_exponential_backoff": True,
-        "max_retry_delay": timedelta(minutes=10),
-    },
+    default_args=DEFAULT_ARGS,
     params={
-        "companies": Param(
-            [],
-            type="array",
-            items={"type": "string", "enum": company_keys()},
-            description="the companies to re-read (none: every company)",
-        ),
+        "companies": companies_param("the companies to re-read (none: every company)"),
         "entities": Param(
             [],
             type="array",

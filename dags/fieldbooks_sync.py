@@ -21,13 +21,17 @@ ledger and merges are keyed. The schedule is FIELDBOOKS_SYNC_SCHEDULE.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-
-from airflow.sdk import Param, dag, task, task_group
+from airflow.sdk import dag, task, task_group
 
 from fieldbooks.companies import company_keys, qbo_pool, warehouse_pool
 from fieldbooks.config import sync_schedule
-from fieldbooks.orchestration import QBO_STEPS, dbt_task_group
+from fieldbooks.orchestration import (
+    DEFAULT_ARGS,
+    QBO_STEPS,
+    START_DATE,
+    companies_param,
+    dbt_task_group,
+)
 
 
 @task.short_circuit
@@ -66,23 +70,11 @@ def company_sync(key: str) -> None:
 
 @dag(
     schedule=sync_schedule(),
-    start_date=datetime(2026, 1, 1),
+    start_date=START_DATE,
     catchup=False,
     max_active_runs=1,
-    default_args={
-        "retries": 2,
-        "retry_delay": timedelta(seconds=30),
-        "retry_exponential_backoff": True,
-        "max_retry_delay": timedelta(minutes=10),
-    },
-    params={
-        "companies": Param(
-            [],
-            type="array",
-            items={"type": "string", "enum": company_keys()},
-            description="only these companies (none: every company)",
-        )
-    },
+    default_args=DEFAULT_ARGS,
+    params={"companies": companies_param("only these companies (none: every company)")},
     tags=["fieldbooks", "quickbooks"],
     doc_md=__doc__,
 )

@@ -12,7 +12,7 @@ import logging
 import os
 import shutil
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,25 @@ from fieldbooks.companies import company_keys, load_company, warehouse_pool
 from fieldbooks.config import project_root
 
 log = logging.getLogger(__name__)
+
+# what every fieldbooks DAG starts from and retries with
+START_DATE = datetime(2026, 1, 1)
+DEFAULT_ARGS = {
+    "retries": 2,
+    "retry_delay": timedelta(seconds=30),
+    "retry_exponential_backoff": True,
+    "max_retry_delay": timedelta(minutes=10),
+}
+
+
+def companies_param(description: str) -> Any:
+    """The Params form's company picker (the companies file's keys; none: every one)."""
+    from airflow.sdk import Param
+
+    return Param(
+        [], type="array", items={"type": "string", "enum": company_keys()}, description=description
+    )
+
 
 # the sync steps in order; True when the step takes the run id
 SYNC_STEPS: dict[str, bool] = {
