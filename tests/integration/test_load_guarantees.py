@@ -311,10 +311,15 @@ def test_voids_in_operations_void_in_quickbooks_once_and_a_deposited_payment_is_
         events = wh.fetchall(
             "select entity, ops_id, outcome from fieldbooks.sync_events where operation = 'void'"
         )
-    assert [(i["entity"], i["ops_id"], i["kind"]) for i in issues] == [
+    held = [i for i in issues if i["kind"] != "reconciliation_difference"]
+    assert [(i["entity"], i["ops_id"], i["kind"]) for i in held] == [
         ("payment", deposited_id, "deposited_payment_edit")
     ]
-    assert "deposited" in issues[0]["reason"]
+    assert "deposited" in held[0]["reason"]
+    # QuickBooks keeps the deposited payment against the invoice operations voided: the
+    # books do not tie out until a person settles it, and the reconciliation suite says where
+    differences = {i["entity"] for i in issues if i["kind"] == "reconciliation_difference"}
+    assert "payment" in differences
     assert sorted(events) == sorted(
         [("invoice", str(invoice_id_of(settings, number)), "ok"), ("payment", payment_id, "ok")]
     )
