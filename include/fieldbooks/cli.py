@@ -368,7 +368,9 @@ def build_parser() -> argparse.ArgumentParser:
     ):
         p = mapping_sub.add_parser(name, help=help_text)
         p.add_argument(
-            "--seeds-dir", default=None, help="the seed files' folder (default: dbt_project/seeds)"
+            "--seeds-dir",
+            default=None,
+            help="the seed files' folder (default: the company's mapping folder)",
         )
         p.set_defaults(func=_cmd_mapping)
 

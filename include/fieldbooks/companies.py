@@ -9,10 +9,17 @@ whose settings are `load_settings()`'s:
     warehouse_url = "duckdb:///..."          # default duckdb under home
     qbo_connection = "fieldbooks_qbo_acme"   # Airflow connection; default fieldbooks_qbo_<key>
     webhook_verifier_token_env = "ACME_WEBHOOK_TOKEN"   # env var holding the verifier token
+    mappings = "mappings/acme"               # its map_*.csv; default <home>/mappings
 
     [companies.acme.env]                     # any other FIELDBOOKS_* setting, for this company
     FIELDBOOKS_QBO_REALM_ID = "9130350000000002"
     FIELDBOOKS_CONFLICT_POLICIES = "customer=flag"
+
+Each company's mapping seeds hold its own QuickBooks ids (item, account, class, tax code ids
+differ between realms), so a company in the file never falls back to dbt_project/seeds: its
+`mappings` folder (relative to the companies file) must hold every map_*.csv, which
+`fieldbooks --company acme mapping suggest` drafts. Two companies share a folder only when
+both name it, for realms whose ids agree.
 
 Secrets (client secret, refresh token) belong in the company's Airflow connection, not here.
 The QuickBooks settings come from that connection when it exists, else from FIELDBOOKS_QBO_*.
@@ -38,10 +45,16 @@ _STRING_FIELDS = (
     "warehouse_url",
     "qbo_connection",
     "webhook_verifier_token_env",
+    "mappings",
 )
 _FIELDS = {*_STRING_FIELDS, "env"}
 # settings that say which company this is: a file entry names them itself, never inherits them
-_PER_COMPANY_VARS = ("FIELDBOOKS_HOME", "FIELDBOOKS_OPS_URL", "FIELDBOOKS_WAREHOUSE_URL")
+_PER_COMPANY_VARS = (
+    "FIELDBOOKS_HOME",
+    "FIELDBOOKS_OPS_URL",
+    "FIELDBOOKS_WAREHOUSE_URL",
+    "FIELDBOOKS_MAPPINGS_DIR",
+)
 
 
 class CompaniesFileError(ValueError):
@@ -132,7 +145,7 @@ def _read_table(path: Path) -> dict[str, dict[str, Any]]:
             if not var.startswith("FIELDBOOKS_") or var in (COMPANIES_FILE_VAR, *_PER_COMPANY_VARS):
                 raise CompaniesFileError(
                     f"{where}.env: {var} cannot be set here; use FIELDBOOKS_* settings other "
-                    f"than {COMPANIES_FILE_VAR} (home, ops_url, warehouse_url are fields)"
+                    f"than {COMPANIES_FILE_VAR} (home, ops_url, warehouse_url, mappings are fields)"
                 )
             if not isinstance(value, str | int | float | bool):
                 raise CompaniesFileError(f"{where}.env: {var} must be a string or a number")
@@ -169,6 +182,13 @@ def _company_settings(
         company_env["FIELDBOOKS_OPS_URL"] = entry["ops_url"]
     if "warehouse_url" in entry:
         company_env["FIELDBOOKS_WAREHOUSE_URL"] = entry["warehouse_url"]
+    # relative to the file, so the file and its mapping folders move together
+    mappings = (
+        path.parent / Path(entry["mappings"]).expanduser()
+        if "mappings" in entry
+        else home / "mappings"
+    )
+    company_env["FIELDBOOKS_MAPPINGS_DIR"] = str(mappings)
     try:
         settings = load_settings(company_env)
     except ValueError as exc:

@@ -57,6 +57,8 @@ class Settings:
     # per-table extraction rules (TOML), see fieldbooks.ops.sources
     ops_tables_file: Path | None = None
     dbt_project_dir: Path = field(default_factory=lambda: project_root() / "dbt_project")
+    # the mapping seeds (map_*.csv) of this company's QuickBooks ids, which dbt loads
+    mappings_dir: Path = field(default_factory=lambda: project_root() / "dbt_project" / "seeds")
     # per entity, what decides a record changed in both systems (dbt var conflict_policies);
     # empty keeps dbt_project.yml's defaults
     conflict_policies: dict[str, str] = field(default_factory=dict)
@@ -152,6 +154,9 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         conflict_policies=parse_conflict_policies(
             env.get("FIELDBOOKS_CONFLICT_POLICIES", ""), "FIELDBOOKS_CONFLICT_POLICIES"
         ),
+        mappings_dir=Path(env["FIELDBOOKS_MAPPINGS_DIR"]).expanduser().resolve()
+        if env.get("FIELDBOOKS_MAPPINGS_DIR", "").strip()
+        else project_root() / "dbt_project" / "seeds",
     )
 
 

@@ -1,4 +1,8 @@
-"""The mapping seeds (dbt_project/seeds/map_*.csv): draft them from names, and check them.
+"""The mapping seeds (map_*.csv): draft them from names, and check them.
+
+Each company has its own folder of them (`Settings.mappings_dir`: dbt_project/seeds for the
+single-company default, `mappings` in the companies file otherwise), because they hold that
+company's QuickBooks ids; dbt loads the folder through FIELDBOOKS_SEEDS_DIR.
 
 `suggest` proposes each operations category, trade, branch and tax jurisdiction's QuickBooks
 target by fuzzy name match and writes the seeds for an accountant to review, never over a
@@ -19,7 +23,7 @@ from difflib import SequenceMatcher
 from pathlib import Path
 from typing import Any
 
-from fieldbooks.config import Settings
+from fieldbooks.config import Settings, project_root
 from fieldbooks.errors import ErrorClass
 from fieldbooks.warehouse.connection import WarehouseConnection, connect
 
@@ -592,8 +596,60 @@ def fits(spec: MappingSpec, target: QboTarget) -> bool:
 
 
 def default_seeds_dir(settings: Settings) -> Path:
-    """The dbt project's seeds folder, which `dbt build` loads."""
+    """The company's mapping folder, which its `dbt build` loads."""
+    return settings.mappings_dir
+
+
+def template_dir(settings: Settings) -> Path:
+    """The project's own seeds: every seed file dbt expects, with its columns (the demo's)."""
     return settings.dbt_project_dir / "seeds"
+
+
+def seed_file_names(settings: Settings) -> list[str]:
+    """Every mapping seed's file name, as the dbt project defines them."""
+    return sorted(p.name for p in template_dir(settings).glob("map_*.csv"))
+
+
+def shown_path(settings: Settings, name: str = "") -> str:
+    """A mapping file as a person finds it: relative to the checkout when inside it."""
+    path = settings.mappings_dir / name if name else settings.mappings_dir
+    try:
+        return str(path.relative_to(project_root()))
+    except ValueError:
+        return str(path)
+
+
+def require_mappings(settings: Settings) -> Path:
+    """The company's mapping folder, or a MappingError naming what is missing and how to
+    draft it: dbt must never fall back to another company's QuickBooks ids."""
+    missing = [n for n in seed_file_names(settings) if not (settings.mappings_dir / n).is_file()]
+    if missing:
+        raise MappingError(
+            f"the mapping folder {settings.mappings_dir} lacks {', '.join(missing)}: each "
+            "company maps to its own QuickBooks ids. Draft them from this company's data with "
+            "`fieldbooks --company <key> mapping suggest` after its first extract, have an "
+            "accountant review them (docs/mapping.md), then rerun; or set `mappings` in the "
+            "companies file to a folder that holds them"
+        )
+    return settings.mappings_dir
+
+
+def start_missing_seeds(settings: Settings, seeds_dir: Path) -> list[str]:
+    """Give a new mapping folder every seed file suggest does not draft (customer links,
+    expense payment accounts) with its columns and no rows, so dbt can load the folder and
+    whatever needs a row is held as an issue, never mapped to a guess."""
+    seeds_dir.mkdir(parents=True, exist_ok=True)
+    drafted = {spec.file_name for spec in SPECS if spec.suggested}
+    started = []
+    for name in seed_file_names(settings):
+        path = seeds_dir / name
+        if name in drafted or path.exists():
+            continue
+        with (template_dir(settings) / name).open(newline="") as template:
+            header = next(csv.reader(template))
+        write_seed(path, header, [])
+        started.append(name)
+    return started
 
 
 def suggest_seeds(
@@ -620,11 +676,14 @@ def suggest_seeds(
 
 
 def suggest(settings: Settings, seeds_dir: Path | None = None) -> list[SeedOutcome]:
-    """`fieldbooks mapping suggest`: read raw_ops and raw_qbo, write the proposals."""
+    """`fieldbooks mapping suggest`: read raw_ops and raw_qbo, write the proposals (a new
+    folder also gets the seeds suggest does not draft, empty)."""
+    seeds_dir = seeds_dir or default_seeds_dir(settings)
     with connect(settings.warehouse_url) as wh:
         records = load_ops_records(wh)
         targets = load_qbo_targets(wh, settings.qbo.realm_id)
-    return suggest_seeds(seeds_dir or default_seeds_dir(settings), records, targets)
+    start_missing_seeds(settings, seeds_dir)
+    return suggest_seeds(seeds_dir, records, targets)
 
 
 def check_seeds(

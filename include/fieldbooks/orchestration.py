@@ -204,10 +204,15 @@ def run_step(key: str, step: str, run_id: str) -> Any:
 
 def _dbt_for_company(key: str, context: Any, operator: Any) -> None:
     """A cosmos interceptor: the company's warehouse and vars, resolved at run time
-    (the QuickBooks realm may come from the company's Airflow connection)."""
-    from fieldbooks.transform import dbt_env, dbt_vars
+    (the QuickBooks realm may come from the company's Airflow connection), and its own
+    mapping seeds, which must exist: never another company's."""
+    from fieldbooks.mapping import require_mappings
+    from fieldbooks.transform import dbt_env, dbt_project_dir, dbt_vars
 
     settings = load_company(key).settings
+    require_mappings(settings)
+    # cosmos clones this folder before each command: the company's seeds come with it
+    operator.project_dir = str(dbt_project_dir(settings))
     operator.env = {**(operator.env or {}), **dbt_env(settings)}
     operator.vars = dbt_vars(settings)
 

@@ -10,6 +10,7 @@ import json
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from fieldbooks.config import Settings
 from fieldbooks.warehouse.connection import parse_warehouse_url
@@ -45,7 +46,10 @@ def dbt_vars(settings: Settings) -> dict[str, object]:
 def dbt_env(settings: Settings) -> dict[str, str]:
     """Environment variables profiles.yml reads to reach the warehouse."""
     target = parse_warehouse_url(settings.warehouse_url)
-    env = {"FIELDBOOKS_DBT_TARGET": target.kind, "FIELDBOOKS_REALM_ID": settings.qbo.realm_id}
+    env = {
+        "FIELDBOOKS_DBT_TARGET": target.kind,
+        "FIELDBOOKS_REALM_ID": settings.qbo.realm_id,
+    }
     if target.kind == "duckdb":
         env["FIELDBOOKS_DUCKDB_PATH"] = str(target.path)
     else:
@@ -61,19 +65,61 @@ def dbt_env(settings: Settings) -> dict[str, str]:
     return env
 
 
+# what a company's project folder does not take from the checkout: its seeds are its own
+# mapping folder, and dbt's own output stays per company (--target-path, --log-path)
+_NOT_LINKED = frozenset({"seeds", "target", "logs", "dbt_packages"})
+
+
+def dbt_project_dir(settings: Settings) -> Path:
+    """The dbt project folder this company builds from.
+
+    The checkout's dbt_project/ when the company maps with its seeds (one company, the demo);
+    otherwise `<home>/dbt/project`, a folder of links to every part of dbt_project/ whose
+    `seeds` links to the company's mapping folder. Not an absolute seed-paths: dbt writes each
+    seed's compiled SQL to target/run/<project>/<seed path>, which for an absolute path is the
+    CSV itself (it overwrote the seeds when tried), and a ../ path can climb out of target.
+    Rebuilt on every call, each link replaced atomically, so two processes can share it.
+    """
+    project = settings.dbt_project_dir
+    if settings.mappings_dir.resolve() == (project / "seeds").resolve():
+        return project
+    folder = settings.home / "dbt" / "project"
+    folder.mkdir(parents=True, exist_ok=True)
+    wanted = {p.name: p.resolve() for p in project.iterdir() if p.name not in _NOT_LINKED}
+    wanted["seeds"] = settings.mappings_dir.resolve()
+    for name, target in wanted.items():
+        link = folder / name
+        if link.is_symlink() and link.resolve() == target:
+            continue
+        staged = folder / f".{name}.{os.getpid()}"
+        staged.unlink(missing_ok=True)
+        staged.symlink_to(target, target_is_directory=target.is_dir())
+        os.replace(staged, link)
+    for stale in folder.iterdir():
+        if stale.is_symlink() and stale.name not in wanted and not stale.name.startswith("."):
+            stale.unlink(missing_ok=True)
+    return folder
+
+
 def run_dbt(settings: Settings, args: Sequence[str]) -> DbtResult:
-    """Run one dbt command (e.g. ["build"]) and raise TransformError when a node fails."""
+    """Run one dbt command (e.g. ["build"]) and raise TransformError when a node fails.
+
+    Every command parses the seeds, so a company without its own mapping seeds stops here
+    (MappingError, saying how to draft them) rather than build on another company's ids.
+    """
     from dbt.cli.main import dbtRunner
 
+    from fieldbooks.mapping import require_mappings
+
+    require_mappings(settings)
     os.environ.update(dbt_env(settings))
-    project = str(settings.dbt_project_dir)
     target = os.environ["FIELDBOOKS_DBT_TARGET"]
     full = [
         *args,
         "--project-dir",
-        project,
+        str(dbt_project_dir(settings)),
         "--profiles-dir",
-        project,
+        str(settings.dbt_project_dir),
         "--target",
         target,
         "--vars",

@@ -9,6 +9,7 @@ tests/integration/test_celery.py, whose dbt tasks are the same).
 from __future__ import annotations
 
 import json
+import shutil
 import urllib.request
 from datetime import date
 from decimal import Decimal
@@ -16,7 +17,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import create_engine, select
 
-from fieldbooks.config import load_settings
+from fieldbooks.config import load_settings, project_root
 from fieldbooks.money import dumps_exact, to_money
 from fieldbooks.ops import schema
 from fieldbooks.ops.seed import seed_demo
@@ -229,9 +230,16 @@ def test_one_companys_failure_leaves_the_other_syncing_through_airflow(sandbox, 
     from fieldbooks.airflow_local import airflow_env, dags_test, last_run_states, prepare_airflow
     from fieldbooks.companies import load_company
 
+    # north maps with a folder of its own (the demo's ids, one note changed to tell it apart)
+    north_mappings = tmp_path / "north_mappings"
+    shutil.copytree(project_root() / "dbt_project" / "seeds", north_mappings)
+    trades = north_mappings / "map_trades.csv"
+    row = "1,PLB,Plumbing,1,Plumbing,1.00,true,"
+    assert row + "\n" in trades.read_text()
+    trades.write_text(trades.read_text().replace(row, row + "north's own"))
     companies = tmp_path / "companies.toml"
     companies.write_text(
-        "[companies.north]\n\n"
+        '[companies.north]\nmappings = "north_mappings"\n\n'
         "[companies.south]\n"
         "[companies.south.env]\n"
         'FIELDBOOKS_QBO_CLIENT_SECRET = "not-the-secret"\n'
@@ -262,6 +270,11 @@ def test_one_companys_failure_leaves_the_other_syncing_through_airflow(sandbox, 
     with connect(north.warehouse_url) as wh:
         summary = summarize(wh, run_id)
     assert summary.ties_out and summary.invoice_tieout == {"matched": 200}
+    with connect(north.warehouse_url) as wh:
+        note = wh.scalar(
+            "select note from mappings.map_trades where cast(trade_id as varchar) = '1'"
+        )
+    assert note == "north's own"  # cosmos built north from north's mapping folder
     assert _watermark(south, "qbo", "cdc", south.qbo.realm_id) is None
     output = log_file.read_text()
     assert "company south: QuickBooks refused its connection" in output

@@ -162,3 +162,52 @@ def test_check_passes_when_every_mapping_is_reviewed_and_live(demo, capsys):
         wh.execute("update raw_ops.service_categories set _deleted = true where id > 6")
     assert main(["mapping", "check", "--seeds-dir", str(seeds)]) == 0
     assert "Every mapping is complete" in capsys.readouterr().out
+
+
+def test_a_company_has_its_own_mapping_folder_that_suggest_starts_and_dbt_loads(
+    demo, monkeypatch, capsys, tmp_path
+):
+    """A second company's QuickBooks ids are not the demo's: with a mapping folder of its own
+    the transform refuses to run until the folder is drafted, suggest drafts it whole, and
+    dbt loads that folder, not dbt_project/seeds."""
+    from dataclasses import replace
+
+    from fieldbooks.mapping import MappingError
+    from fieldbooks.transform import run_dbt
+
+    settings, _, _ = demo
+    own = tmp_path / "acme_mappings"
+    monkeypatch.setenv("FIELDBOOKS_MAPPINGS_DIR", str(own))
+    acme = load_settings()
+    assert acme.mappings_dir == own
+
+    with pytest.raises(MappingError, match="lacks map_branches.csv.*mapping suggest"):
+        pipeline.step_transform(acme)
+
+    assert main(["mapping", "suggest"]) == 0
+    capsys.readouterr()
+    files = sorted(p.name for p in own.glob("map_*.csv"))
+    assert files == sorted(
+        p.name for p in (project_root() / "dbt_project" / "seeds").glob("map_*.csv")
+    )
+    # what suggest does not draft starts with its columns and no row: nothing is guessed
+    assert _rows(own / "map_expense_payment_accounts.csv", "paid_by") == {}
+    assert _rows(own / "map_customer_links.csv", "ops_customer_id") == {}
+    drafted = _rows(own / "map_service_categories.csv", "category_id")
+    assert drafted and {row["reviewed"] for row in drafted.values()} == {"false"}
+
+    def loaded(of) -> tuple[int, int]:
+        run_dbt(of, ["seed"])
+        with connect(of.warehouse_url) as wh:
+            return (
+                wh.scalar("select count(*) from mappings.map_expense_payment_accounts"),
+                wh.scalar("select count(*) from mappings.map_service_categories where reviewed"),
+            )
+
+    assert loaded(acme) == (0, 0)
+    # the same process, the project's folder again: each dbt command loads its company's
+    project = replace(acme, mappings_dir=project_root() / "dbt_project" / "seeds")
+    assert loaded(project) == (
+        len(_rows(project.mappings_dir / "map_expense_payment_accounts.csv", "paid_by")),
+        len(_rows(project.mappings_dir / "map_service_categories.csv", "category_id")),
+    )

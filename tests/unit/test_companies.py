@@ -12,7 +12,7 @@ from fieldbooks.companies import (
     load_companies,
     load_company,
 )
-from fieldbooks.config import DEFAULT_SYNC_SCHEDULE, load_settings, sync_schedule
+from fieldbooks.config import DEFAULT_SYNC_SCHEDULE, load_settings, project_root, sync_schedule
 
 
 def _file(tmp_path: Path, text: str) -> dict[str, str]:
@@ -100,6 +100,11 @@ FIELDBOOKS_QBO_REQUESTS_PER_MINUTE = 100
         ),
         ("[companies.acme.env]\nPATH = '/x'\n", r"\[companies.acme\].env: PATH cannot be set here"),
         (
+            "[companies.acme.env]\nFIELDBOOKS_MAPPINGS_DIR = '/x'\n",
+            r"\[companies.acme\].env: FIELDBOOKS_MAPPINGS_DIR cannot.*mappings are fields",
+        ),
+        ("[companies.acme]\nmappings = ''\n", r"mappings must be a non-empty string"),
+        (
             "[companies.acme.env]\nFIELDBOOKS_CONFLICT_POLICIES = 'invoice=newest_wins'\n",
             r"\[companies.acme\]: FIELDBOOKS_CONFLICT_POLICIES: invoice=",
         ),
@@ -113,6 +118,66 @@ def test_a_wrong_file_names_the_file_and_the_key(tmp_path, text, message):
     with pytest.raises(CompaniesFileError, match=message) as err:
         load_companies(env, connection=False)
     assert str(tmp_path / "companies.toml") in str(err.value)
+
+
+def test_each_company_maps_with_its_own_folder_never_the_projects_by_default(tmp_path):
+    """Mapping seeds hold one realm's QuickBooks ids: a company in the file maps from
+    <home>/mappings unless it names a folder (relative to the file); only the single default
+    company uses dbt_project/seeds, or FIELDBOOKS_MAPPINGS_DIR."""
+    env = _file(
+        tmp_path,
+        """
+[companies.acme]
+[companies.zenith]
+mappings = "mappings/zenith"
+[companies.shared]
+mappings = "/srv/fieldbooks/shared_mappings"
+""",
+    )
+    env["FIELDBOOKS_MAPPINGS_DIR"] = str(tmp_path / "not_for_companies")  # never inherited
+    acme, zenith, shared = load_companies(env, connection=False)
+    assert acme.settings.mappings_dir == tmp_path / "home" / "companies" / "acme" / "mappings"
+    assert zenith.settings.mappings_dir == tmp_path / "mappings" / "zenith"
+    assert shared.settings.mappings_dir == Path("/srv/fieldbooks/shared_mappings")
+
+    alone = {"FIELDBOOKS_HOME": str(tmp_path)}
+    assert load_company("default", alone, connection=False).settings.mappings_dir == (
+        project_root() / "dbt_project" / "seeds"
+    )
+    alone["FIELDBOOKS_MAPPINGS_DIR"] = str(tmp_path / "ours")
+    assert load_company("default", alone, connection=False).settings.mappings_dir == (
+        tmp_path / "ours"
+    )
+
+
+def test_a_company_with_its_own_mappings_builds_from_links_to_the_project(tmp_path):
+    """dbt reads a company's seeds through <home>/dbt/project, whose links lead to the
+    checkout's models and to the company's mapping folder; the checkout's own seeds are
+    never a target of anything dbt writes."""
+    from dataclasses import replace
+
+    from fieldbooks.transform import dbt_project_dir
+
+    settings = load_settings({"FIELDBOOKS_HOME": str(tmp_path / "home")})
+    assert dbt_project_dir(settings) == settings.dbt_project_dir  # the demo: the checkout
+    own = replace(settings, mappings_dir=tmp_path / "acme_mappings")
+    own.mappings_dir.mkdir()
+    folder = dbt_project_dir(own)
+    assert folder == tmp_path / "home" / "dbt" / "project"
+    assert (folder / "seeds").resolve() == own.mappings_dir
+    assert (folder / "models").resolve() == settings.dbt_project_dir / "models"
+    assert (folder / "dbt_project.yml").resolve() == settings.dbt_project_dir / "dbt_project.yml"
+    assert not (folder / "target").exists()
+    # the folder moves with the setting, and a second call changes nothing
+    moved = replace(own, mappings_dir=tmp_path / "moved")
+    moved.mappings_dir.mkdir()
+    (folder / "gone.sql").symlink_to(tmp_path / "moved")
+    assert dbt_project_dir(moved) == folder
+    assert (folder / "seeds").resolve() == moved.mappings_dir
+    assert not (folder / "gone.sql").exists()
+    before = sorted((p.name, str(p.resolve())) for p in folder.iterdir())
+    dbt_project_dir(moved)
+    assert sorted((p.name, str(p.resolve())) for p in folder.iterdir()) == before
 
 
 def test_a_missing_file_says_which_variable_names_it(tmp_path):

@@ -46,6 +46,7 @@ from fieldbooks.ledger import (
     request_id_for,
     upsert_entries,
 )
+from fieldbooks.mapping import shown_path
 from fieldbooks.money import dumps_exact
 from fieldbooks.qbo.client import company_url, open_client
 from fieldbooks.qbo.pacing import Limits
@@ -940,9 +941,10 @@ def load_quickbooks(settings: Settings, run_id: str) -> LoadReport:
                     ),
                     hint=(
                         f"Make item {target.qbo_id} active again in QuickBooks, or map "
-                        f"'{category}' to another item in dbt_project/seeds/"
-                        "map_service_categories.csv (`fieldbooks mapping check` lists every "
-                        "row to fix); the invoice follows on the next run."
+                        f"'{category}' to another item in "
+                        f"{shown_path(settings, 'map_service_categories.csv')} (`fieldbooks "
+                        "mapping check` lists every row to fix); the invoice follows on the "
+                        "next run."
                     ),
                 )
             edited = row["reason"] == "edited_in_quickbooks"
@@ -1042,7 +1044,7 @@ def load_quickbooks(settings: Settings, run_id: str) -> LoadReport:
             return write
 
         expenses = _rows(wh, "sync_qbo_expenses", "ops_expense_id")
-        _load_expenses(loader, [r for r in expenses if r["action"] != "delete"])
+        _load_expenses(loader, [r for r in expenses if r["action"] != "delete"], settings)
 
         # voids last, payments before invoices: QuickBooks will not void an invoice that a
         # live payment still pays
@@ -1054,7 +1056,7 @@ def load_quickbooks(settings: Settings, run_id: str) -> LoadReport:
                 "ops_id",
                 void_write,
             )
-        _load_expenses(loader, [r for r in expenses if r["action"] == "delete"])
+        _load_expenses(loader, [r for r in expenses if r["action"] == "delete"], settings)
     log.info("load_quickbooks: %s", report.as_dict())
     return report
 
@@ -1143,7 +1145,7 @@ def _load_jobs(loader: Loader) -> None:
     )
 
 
-def _load_expenses(loader: Loader, rows: list[dict[str, Any]]) -> None:
+def _load_expenses(loader: Loader, rows: list[dict[str, Any]], settings: Settings) -> None:
     """Write expenses as Purchases (card, cash) or Bills (on account), or delete them.
 
     The vendor and the job (or customer) are resolved now, from the ledger, so ones
@@ -1204,8 +1206,9 @@ def _load_expenses(loader: Loader, rows: list[dict[str, Any]]) -> None:
             return held(
                 "expense_category_unmapped",
                 f"category '{row['expense_category']}' has no reviewed QuickBooks expense account",
-                "Map the category to an expense account in dbt_project/seeds/map_expense_categories.csv "
-                "(a row with reviewed = true); the expense follows on the next run.",
+                "Map the category to an expense account in "
+                f"{shown_path(settings, 'map_expense_categories.csv')} (a row with reviewed = "
+                "true); the expense follows on the next run.",
             )
         if row["payment_account_id"] is None or (
             row["txn_type"] == "Purchase" and row["payment_type"] is None
@@ -1213,8 +1216,9 @@ def _load_expenses(loader: Loader, rows: list[dict[str, Any]]) -> None:
             return held(
                 "payment_method_unmapped",
                 f"paid by '{row['paid_by']}', which has no reviewed QuickBooks payment account",
-                "Map the payment method in dbt_project/seeds/map_expense_payment_accounts.csv "
-                "(a row with reviewed = true); the expense follows on the next run.",
+                "Map the payment method in "
+                f"{shown_path(settings, 'map_expense_payment_accounts.csv')} (a row with "
+                "reviewed = true); the expense follows on the next run.",
             )
         for account, seed, what in (
             (
@@ -1234,7 +1238,7 @@ def _load_expenses(loader: Loader, rows: list[dict[str, Any]]) -> None:
                     "inactive_account",
                     f"{what} is mapped to {target.why()}",
                     f"Make account {target.qbo_id} active again in QuickBooks, or map {what} to "
-                    f"another account in dbt_project/seeds/{seed} (`fieldbooks mapping check` "
+                    f"another account in {shown_path(settings, seed)} (`fieldbooks mapping check` "
                     "lists every row to fix); the expense follows on the next run.",
                 )
         vendor = vendors.get(str(row["ops_vendor_id"])) or _str(row.get("qbo_vendor_id"))

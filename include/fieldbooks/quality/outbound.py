@@ -14,6 +14,7 @@ from typing import Any
 
 from fieldbooks.config import Settings
 from fieldbooks.issues import Issue, raise_issue
+from fieldbooks.mapping import shown_path
 from fieldbooks.quality.docs import DataDocs
 from fieldbooks.quality.runner import (
     Failure,
@@ -70,7 +71,8 @@ def invoice_rules() -> list[Rule]:
             e.ExpectColumnValuesToBeBetween(column="unmapped_line_count", min_value=0, max_value=0),
             "unmapped_category",
             "invoice {doc_number}: {unmapped_line_count} line(s) use a category with no QuickBooks item ({unmapped_categories})",
-            "Add the category to dbt_project/seeds/map_service_categories.csv with a QuickBooks item id.",
+            # {mappings} is the company's mapping folder, filled in when the issue is raised
+            "Add the category to {mappings}/map_service_categories.csv with a QuickBooks item id (a row with reviewed = true).",
         ),
         Rule(
             e.ExpectColumnPairValuesToBeEqual(column_A="lines_total", column_B="subtotal"),
@@ -186,8 +188,9 @@ def _hold(
     failures: list[Failure],
     checked: list[str],
     run_id: str,
+    mappings: str,
 ) -> int:
-    """Raise an issue per failing record; resolve validation issues of records that now pass."""
+    """Raise an issue per failing record (`mappings`: the company's mapping folder, for hints); resolve validation issues of records that now pass."""
     failing = {f.record_id for f in failures}
     for failure in failures:
         raise_issue(
@@ -198,7 +201,8 @@ def _hold(
                 ops_id=failure.record_id,
                 kind=failure.rule.kind,
                 reason=failure.reason,
-                hint=failure.rule.hint,
+                # the one placeholder a hint has; str.format would trip on other braces
+                hint=failure.rule.hint.replace("{mappings}", mappings),
             ),
             run_id,
         )
@@ -264,7 +268,7 @@ def validate_outbound(settings: Settings, run_id: str) -> tuple[list[SuiteReport
         ):
             failures = run_suite(suite, frame, id_column, rules, docs)
             checked = [] if frame.empty else [str(v) for v in frame[id_column]]
-            held = _hold(wh, realm, entity, failures, checked, run_id)
+            held = _hold(wh, realm, entity, failures, checked, run_id, shown_path(settings))
             reports.append(SuiteReport(suite, len(checked), held))
             log.info("%s: %d checked, %d held back", suite, len(checked), held)
             if mostly_broken(len(checked), held):
