@@ -1,16 +1,19 @@
 """Re-read chosen companies' data from a date, then sync them (manual, from the Params form).
 
-- **companies** checks the form: the companies (none: every company), the entities (each
+- **sync_conf** checks the form: the companies (none: every company), the entities (each
   operations table, and `quickbooks` for the QuickBooks side; none: all of them) and `since`
   (an ISO date-time; empty: from the very beginning, which also re-lists QuickBooks and so
   finds its deletes);
-- **reset_watermarks** runs once per chosen company (dynamic task mapping) and moves those
-  streams' watermarks back to `since`;
-- **sync** triggers `fieldbooks_sync` with `{"companies": [...]}`, so the re-read runs
-  through the companies' own task groups and pools, queued behind any sync in progress.
+- **sync** triggers `fieldbooks_sync` with
+  `{"companies": [...], "resync": {"entities": [...], "since": ...}}`.
 
-Re-reading is safe: raw merges are keyed and every write goes through the ledger, so nothing
-is duplicated in QuickBooks or in operations.
+No watermark moves here. Each chosen company's `extract_ops` in that `fieldbooks_sync` run
+moves its watermarks back, then extracts: in the company's warehouse pool (one DuckDB
+writer), and with no other sync of it running (`max_active_runs=1`; the run queues behind
+one in progress). Moved from here, the reset could meet a running sync's lock, or be
+overwritten by a running extract that had read with the old watermark, and the re-read
+would silently not happen. Re-reading is safe: raw merges are keyed and every write goes
+through the ledger, so nothing is duplicated in QuickBooks or in operations.
 """
 
 from __future__ import annotations
@@ -22,25 +25,13 @@ from fieldbooks.orchestration import DEFAULT_ARGS, START_DATE, companies_param, 
 
 
 @task
-def companies(params: dict | None = None) -> list[str]:
-    from fieldbooks.orchestration import chosen_companies, resync_streams
+def sync_conf(params: dict | None = None) -> dict:
+    from fieldbooks.orchestration import chosen_companies, resync_request
 
-    unknown = sorted(set(params["entities"]) - set(resync_streams()))
-    if unknown:
-        raise ValueError(f"no entity {unknown}; choose from {', '.join(resync_streams())}")
-    return chosen_companies(params["companies"])
-
-
-@task
-def reset_watermarks(key: str, params: dict | None = None) -> dict:
-    from fieldbooks.orchestration import reset_watermarks
-
-    return reset_watermarks(key, params["entities"], params["since"])
-
-
-@task
-def sync_conf(chosen: list[str], reset: list[dict]) -> dict:
-    return {"companies": chosen}
+    return {
+        "companies": chosen_companies(params["companies"]),
+        "resync": resync_request(params["entities"], params["since"]),
+    }
 
 
 @dag(
@@ -68,13 +59,11 @@ def sync_conf(chosen: list[str], reset: list[dict]) -> dict:
     doc_md=__doc__,
 )
 def fieldbooks_full_resync():
-    chosen = companies()
-    reset = reset_watermarks.expand(key=chosen)
     TriggerDagRunOperator(
         task_id="sync",
         trigger_dag_id="fieldbooks_sync",
         trigger_run_id="full_resync__{{ run_id }}",
-        conf=sync_conf(chosen, reset),
+        conf=sync_conf(),
     )
 
 

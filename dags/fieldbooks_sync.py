@@ -6,6 +6,12 @@ without one), each with the same steps and the company's own settings:
 - **selected** skips the group unless the run's conf names the company
   (`{"companies": ["acme"]}`, as the webhook receiver and the manual DAGs send; none: all);
 - **extract_ops** and **extract_qbo** copy what changed on each side into the warehouse;
+  when the run's conf carries a resync request (`fieldbooks_full_resync` sends
+  `{"companies": [...], "resync": {"entities": [...], "since": ...}}`), extract_ops first
+  moves those watermarks back. It does so here, in the warehouse pool and with no other sync
+  of the company running (max_active_runs=1), so nothing can overwrite the reset with a
+  newer watermark read before it; a retried or cleared extract_ops resets and re-reads again,
+  which is safe (keyed merges, every write through the ledger);
 - **validate_raw** holds back records whose raw rows break their contract, as issues;
 - **transform** is the dbt project: a task per seed and model and one per model's tests
   (clear one to rebuild just that model);
@@ -20,6 +26,8 @@ ledger and merges are keyed. The schedule is FIELDBOOKS_SYNC_SCHEDULE.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from airflow.sdk import dag, task, task_group
 
@@ -42,10 +50,13 @@ def selected(key: str, params: dict | None = None) -> bool:
 
 
 @task
-def step(key: str, name: str, run_id: str | None = None) -> dict:
+def step(key: str, name: str, run_id: str | None = None, dag_run: Any = None) -> dict:
     from fieldbooks.orchestration import run_step
 
-    return run_step(key, name, run_id or "")
+    conf = (dag_run.conf if dag_run is not None else None) or {}
+    return run_step(
+        key, name, run_id or "", resync=conf.get("resync"), companies=conf.get("companies")
+    )
 
 
 def company_sync(key: str) -> None:

@@ -2,7 +2,10 @@
 `POST /webhooks/quickbooks` (see fieldbooks.webhooks).
 
 Importing this file builds the FastAPI app only: no database, connection or file is read
-until the first notification arrives, so every Airflow component can load the plugin.
+until the first notification arrives, so every Airflow component can load the plugin. The
+FIELDBOOKS_WEBHOOK_* settings are read here, though: a bad one (a retention of 0 days, say)
+fails the import with a message naming the variable, and Airflow lists it among the plugin
+import errors rather than serve a receiver that would misbehave.
 """
 
 from __future__ import annotations

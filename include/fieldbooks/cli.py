@@ -240,6 +240,7 @@ def _cmd_connect(args: argparse.Namespace) -> int:
         connect(
             args.company,
             port=args.port,
+            redirect_uri=args.redirect_uri,
             open_browser=not args.no_browser,
             timeout=args.timeout,
             use_airflow=False if args.no_airflow else None,
@@ -386,9 +387,22 @@ def build_parser() -> argparse.ArgumentParser:
         "--port", type=int, default=0, help="callback port on 127.0.0.1 (default: a free one)"
     )
     connect.add_argument(
+        "--redirect-uri",
+        metavar="URL",
+        default=None,
+        help="the redirect URI registered for the app: an https one (production keys) is not "
+        "listened on, you paste the address QuickBooks sent your browser to; a "
+        "http://127.0.0.1:<port>/… one is listened on (default: http://127.0.0.1:<port>/callback)",
+    )
+    connect.add_argument(
         "--no-browser", action="store_true", help="print the address instead of opening it"
     )
-    connect.add_argument("--timeout", type=float, default=300, help="seconds to wait for consent")
+    connect.add_argument(
+        "--timeout",
+        type=float,
+        default=300,
+        help="seconds to wait for the listener's redirect (not for a pasted address)",
+    )
     connect.add_argument("--no-airflow", action="store_true", help="store in the token store only")
     connect.set_defaults(func=_cmd_connect)
     return parser

@@ -9,6 +9,11 @@
    (it is what the sync uses), then the Airflow connection (type quickbooks) when Airflow is
    configured here (AIRFLOW_HOME or AIRFLOW__DATABASE__SQL_ALCHEMY_CONN set).
 
+Intuit's production keys take only https redirect URIs, which no listener here can answer.
+With such a `--redirect-uri`, step 2 listens nowhere: the person's browser lands on that
+address (whatever it shows), and they paste the address it was sent to; its state, path,
+code and realmId are checked the way the listener checks them, then step 4 is the same.
+
 Nothing secret is printed: the summary names what was stored and where.
 """
 
@@ -18,13 +23,14 @@ import html
 import json
 import os
 import secrets
+import socket
 import threading
 import webbrowser
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import SplitResult, parse_qs, urlsplit
 
 from fieldbooks.config import QboSettings, Settings, load_settings
 from fieldbooks.qbo.connection import (
@@ -38,6 +44,7 @@ from fieldbooks.qbo.tokens import TokenStore, token_from_answer
 
 CALLBACK_PATH = "/callback"
 DEFAULT_TIMEOUT_SECONDS = 300
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 
 class ConnectError(RuntimeError):
@@ -79,7 +86,7 @@ class _Callback:
     error: str | None = None
 
 
-def _handler(result: _Callback) -> type[BaseHTTPRequestHandler]:
+def _handler(result: _Callback, path: str = CALLBACK_PATH) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def log_message(self, format: str, *args: Any) -> None:  # quiet: no codes in logs
             return
@@ -94,7 +101,7 @@ def _handler(result: _Callback) -> type[BaseHTTPRequestHandler]:
 
         def do_GET(self) -> None:  # noqa: N802 (http.server's name)
             parts = urlsplit(self.path)
-            if parts.path != CALLBACK_PATH:
+            if parts.path != path:
                 self._answer(404, "Not the fieldbooks callback.")
                 return
             query = {k: v[0] for k, v in parse_qs(parts.query).items()}
@@ -155,45 +162,201 @@ def store_airflow_connection(found: QuickBooksConnection) -> str:
         return "updated"
 
 
+class _Server6(ThreadingHTTPServer):
+    """The listener on [::1], for a redirect URI that names it."""
+
+    address_family = socket.AF_INET6
+
+
+def is_loopback_http(uri: str) -> bool:
+    """Whether the redirect URI is plain http on this machine (a listener can answer it)."""
+    parts = urlsplit(uri)
+    return parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS
+
+
+def check_redirect_uri(uri: str, port: int = 0) -> None:
+    """Refuse what Intuit refuses, before anyone signs in: http off this machine, no host,
+    a fragment; and a --port the URI contradicts."""
+    parts = urlsplit(uri)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConnectError(
+            f"--redirect-uri {uri!r} is not an absolute http(s) URL; give the redirect URI "
+            "registered for the app in Intuit's developer portal"
+        )
+    if parts.fragment:
+        raise ConnectError(f"--redirect-uri {uri!r} has a #fragment, which OAuth forbids")
+    if parts.scheme == "http" and not is_loopback_http(uri):
+        raise ConnectError(
+            f"--redirect-uri {uri!r}: Intuit takes plain http only for 127.0.0.1 or "
+            "localhost; register and give the https address (e.g. "
+            "https://airflow.example.com/qbo/callback)"
+        )
+    uri_port = parts.port or (443 if parts.scheme == "https" else 80)
+    if port and (parts.scheme == "https" or port != uri_port):
+        raise ConnectError(
+            f"--port {port} contradicts --redirect-uri {uri!r}: "
+            + (
+                "nothing listens for an https redirect; drop --port"
+                if parts.scheme == "https"
+                else f"it names port {uri_port}; drop --port or make them agree"
+            )
+        )
+
+
+def _place(parts: SplitResult) -> tuple[str, str, int | None, str]:
+    """Scheme, host, port and path: where a redirect went, spelled one way."""
+    try:
+        port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
+    except ValueError:  # a port that is no number
+        port = -1
+    return parts.scheme, (parts.hostname or "").lower(), port, parts.path or "/"
+
+
+def read_redirect(pasted: str, redirect_uri: str, state: str) -> tuple[str, str]:
+    """(code, realmId) from the address the browser was sent to, checked as the listener
+    checks a callback: the redirect URI's host and path, our state, no `error`."""
+    parts, expected = urlsplit(pasted.strip()), urlsplit(redirect_uri)
+    if _place(parts) != _place(expected):
+        raise ConnectError(
+            f"the address pasted is not {redirect_uri}: copy the whole address from the "
+            "browser's address bar on the page QuickBooks sent you to (it starts with "
+            f"{expected.scheme}://{expected.netloc}{expected.path}?); nothing was stored"
+        )
+    query = {k: v[0] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
+    if not secrets.compare_digest(query.get("state", ""), state):
+        raise ConnectError(
+            "the state in the address pasted does not match this connect (an old or someone "
+            "else's sign-in?); nothing was stored: run fieldbooks connect again and paste the "
+            "address of that sign-in"
+        )
+    if "error" in query:
+        raise ConnectError(
+            f"QuickBooks refused the connection: {query['error']}"
+            + (f" ({query['error_description']})" if query.get("error_description") else "")
+            + "; nothing was stored"
+        )
+    if not query.get("code") or not query.get("realmId"):
+        raise ConnectError(
+            "the address pasted lacks the code or the company (realmId): copy it whole, "
+            "after QuickBooks redirected; nothing was stored"
+        )
+    return query["code"], query["realmId"]
+
+
+def _listen(
+    redirect_uri: str | None, port: int, result: _Callback
+) -> tuple[ThreadingHTTPServer, str]:
+    """The listener and the redirect URI it answers (ours, or the loopback one given)."""
+    parts = urlsplit(redirect_uri) if redirect_uri else None
+    host = "127.0.0.1" if parts is None or parts.hostname != "::1" else "::1"
+    if parts is not None:
+        port = parts.port or 80
+    server_class = _Server6 if host == "::1" else ThreadingHTTPServer
+    path = (parts.path or "/") if parts is not None else CALLBACK_PATH
+    try:
+        server = server_class((host, port), _handler(result, path))
+    except OSError as error:
+        raise ConnectError(
+            f"cannot listen on {host} port {port} for the redirect: {error.strerror or error}; "
+            "pick a free port and register it with the app"
+        ) from error
+    if redirect_uri is None:
+        redirect_uri = f"http://127.0.0.1:{server.server_address[1]}{CALLBACK_PATH}"
+    return server, redirect_uri
+
+
 def connect(
     key: str | None = None,
     *,
     port: int = 0,
+    redirect_uri: str | None = None,
     open_browser: bool = True,
     timeout: float = DEFAULT_TIMEOUT_SECONDS,
     use_airflow: bool | None = None,
     say: Callable[[str], None] | None = None,
+    ask: Callable[[str], str] | None = None,
 ) -> dict[str, Any]:
-    """Run the flow for one company; returns the summary printed (no secrets)."""
+    """Run the flow for one company; returns the summary printed (no secrets).
+
+    redirect_uri: None or a loopback http URI, listen for the redirect; an https one, ask
+    (`ask`, default input()) for the address the browser was sent to.
+    """
     say = say or _say
     from intuitlib.enums import Scopes
 
     from fieldbooks.qbo.client import auth_client
 
+    if redirect_uri is not None:
+        check_redirect_uri(redirect_uri, port)
     target = resolve_company(key)
     qbo = target.settings.qbo
-    result = _Callback(state=secrets.token_urlsafe(32), done=threading.Event())
-    server = ThreadingHTTPServer(("127.0.0.1", port), _handler(result))
-    redirect_uri = f"http://127.0.0.1:{server.server_address[1]}{CALLBACK_PATH}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True, name="fieldbooks-connect")
-    thread.start()
+    state = secrets.token_urlsafe(32)
+    listening = redirect_uri is None or is_loopback_http(redirect_uri)
+    if listening:
+        result = _Callback(state=state, done=threading.Event())
+        server, redirect_uri = _listen(redirect_uri, port, result)
+        thread = threading.Thread(
+            target=server.serve_forever, daemon=True, name="fieldbooks-connect"
+        )
+        thread.start()
+    assert redirect_uri is not None
     try:
         auth = auth_client(replace(qbo, redirect_uri=redirect_uri))
-        url = auth.get_authorization_url([Scopes.ACCOUNTING], state_token=result.state)
+        url = auth.get_authorization_url([Scopes.ACCOUNTING], state_token=state)
         say(f"Connecting company {target.key!r} (Airflow connection {target.conn_id}).")
         say("Open this address, sign in to QuickBooks and choose the company:")
         say(url)
         if open_browser:
             webbrowser.open(url)
-        if not result.done.wait(timeout):
-            raise ConnectError(f"no answer from QuickBooks within {timeout:.0f} s")
+        if listening:
+            if not result.done.wait(timeout):
+                raise ConnectError(f"no answer from QuickBooks within {timeout:.0f} s")
+        else:
+            code, realm_id = _pasted(redirect_uri, state, ask or input, say)
     finally:
-        server.shutdown()
-        server.server_close()
-    if result.error:
-        raise ConnectError(result.error)
-    auth.get_bearer_token(result.code, realm_id=result.realm_id)
+        if listening:
+            server.shutdown()
+            server.server_close()
+    if listening:
+        if result.error:
+            raise ConnectError(result.error)
+        assert result.code is not None and result.realm_id is not None
+        code, realm_id = result.code, result.realm_id
+    _exchange(auth, code, realm_id)
     return _store(target, qbo, auth, redirect_uri, use_airflow, say)
+
+
+def _pasted(
+    redirect_uri: str, state: str, ask: Callable[[str], str], say: Callable[[str], None]
+) -> tuple[str, str]:
+    """(code, realmId) from the address the person pastes after signing in."""
+    say(
+        f"QuickBooks then sends your browser to {redirect_uri}?code=…; whatever that page "
+        "shows, copy the whole address from the address bar and paste it here."
+    )
+    try:
+        pasted = ask("Address: ")
+    except EOFError:
+        raise ConnectError("no address was pasted; nothing was stored") from None
+    return read_redirect(pasted, redirect_uri, state)
+
+
+def _exchange(auth: Any, code: str, realm_id: str) -> None:
+    """Trade the code for tokens (held on auth); a refusal is a ConnectError with a hint."""
+    from intuitlib.exceptions import AuthClientError
+
+    try:
+        auth.get_bearer_token(code, realm_id=realm_id)
+    except AuthClientError as error:
+        try:
+            reason = error.response.json().get("error") or ""
+        except Exception:  # not JSON: the status says enough
+            reason = ""
+        raise ConnectError(
+            f"QuickBooks refused the code (HTTP {error.status_code} {reason}".rstrip()
+            + "): a code works once, within minutes, and only with the redirect URI it was "
+            "issued for; run fieldbooks connect again"
+        ) from error
 
 
 def _store(

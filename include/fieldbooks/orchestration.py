@@ -181,15 +181,27 @@ def is_auth_failure(exc: BaseException) -> bool:
     return isinstance(exc, AuthClientError) or classify_qbo_error(exc) is ErrorClass.AUTH
 
 
-def run_step(key: str, step: str, run_id: str) -> Any:
+def run_step(
+    key: str,
+    step: str,
+    run_id: str,
+    resync: dict[str, Any] | None = None,
+    companies: Sequence[str] | None = None,
+) -> Any:
     """Run one sync step for one company with its own settings; a refused QuickBooks
-    connection fails the task at once (no retries) with what to do."""
+    connection fails the task at once (no retries) with what to do.
+
+    `resync` and `companies` are the run's conf (`fieldbooks_full_resync` sends them):
+    `extract_ops` applies the resync request first (`apply_resync`), inside the company's
+    warehouse pool and with no other sync of the company running (max_active_runs=1), so no
+    extract can write an older watermark over the reset. The other steps ignore it."""
     from fieldbooks import pipeline
 
     settings = load_company(key).settings
     func = getattr(pipeline, f"step_{step}")
+    reset = apply_resync(key, resync, companies, settings) if step == "extract_ops" else None
     try:
-        return func(settings, run_id) if SYNC_STEPS[step] else func(settings)
+        result = func(settings, run_id) if SYNC_STEPS[step] else func(settings)
     except Exception as exc:
         if step not in QBO_STEPS or not is_auth_failure(exc):
             raise
@@ -200,6 +212,9 @@ def run_step(key: str, step: str, run_id: str) -> Any:
             f"(`fieldbooks connect`, connection {load_company(key, connection=False).qbo_conn_id})"
             ", then clear this task"
         ) from exc
+    if reset is not None:
+        result = {**result, "watermarks_reset": reset}
+    return result
 
 
 def _dbt_for_company(key: str, context: Any, operator: Any) -> None:
@@ -319,7 +334,13 @@ def _since(value: str | None) -> datetime | None:
         return None
     from datetime import UTC
 
-    when = datetime.fromisoformat(value)
+    try:
+        when = datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"since {value!r} is not an ISO date-time (e.g. 2026-02-01T00:00:00Z); "
+            "leave it empty to re-read from the beginning"
+        ) from None
     return when.astimezone(UTC).replace(tzinfo=None) if when.tzinfo else when
 
 
@@ -330,18 +351,73 @@ def resync_streams() -> list[str]:
     return [t.name for t in SYNCED_TABLES] + [QBO_STREAM]
 
 
-def reset_watermarks(key: str, entities: Iterable[str], since: str | None) -> dict[str, str]:
-    """Move the chosen streams' watermarks back to `since` (or forget them: read everything),
-    so the next sync re-reads them; merges are keyed, so nothing is duplicated."""
-    from fieldbooks.warehouse.connection import connect
-    from fieldbooks.warehouse.state import ensure_state, set_watermark
-
-    streams = list(entities) or resync_streams()
+def _check_streams(streams: Iterable[str]) -> None:
     unknown = sorted(set(streams) - set(resync_streams()))
     if unknown:
         raise ValueError(f"no entity {unknown}; choose from {', '.join(resync_streams())}")
+
+
+def resync_request(entities: Sequence[str] | None, since: str | None) -> dict[str, Any]:
+    """The resync request `fieldbooks_full_resync` hands to `fieldbooks_sync` in its conf
+    (`{"resync": {"entities": [...], "since": ...}}`), checked: a typo in the conf of a
+    hand-triggered run must fail before any watermark moves, not reset the wrong streams."""
+    if entities is not None and (
+        isinstance(entities, str) or not all(isinstance(e, str) for e in entities)
+    ):
+        raise ValueError(
+            f"resync entities must be a list of names, not {entities!r}; "
+            f"choose from {', '.join(resync_streams())}"
+        )
+    streams = list(entities or [])
+    _check_streams(streams)
+    _since(since)
+    return {"entities": streams, "since": since or None}
+
+
+def apply_resync(
+    key: str,
+    resync: dict[str, Any] | None,
+    companies: Sequence[str] | None,
+    settings: Any = None,
+) -> dict[str, str] | None:
+    """Apply a run's resync request to one company: its watermarks move back (`reset_watermarks`)
+    when the run carries one and covers the company; None when there is nothing to do.
+
+    `extract_ops` calls it, in the company's warehouse pool, so the reset cannot meet a running
+    sync's lock nor be overwritten by an extract that read with the old watermark. A retried
+    or cleared `extract_ops` applies it again and re-reads again: safe, since raw merges are
+    keyed and every write to either side goes through the ledger."""
+    if resync is None:
+        return None
+    if not isinstance(resync, dict) or set(resync) - {"entities", "since"}:
+        raise ValueError(
+            f'resync must be {{"entities": [...], "since": "<ISO date-time or null>"}}, '
+            f"not {resync!r}"
+        )
+    request = resync_request(resync.get("entities"), resync.get("since"))
+    if key not in chosen_companies(companies):
+        log.info("company %s is not in this run's companies: no resync", key)
+        return None
+    return reset_watermarks(key, request["entities"], request["since"], settings)
+
+
+def reset_watermarks(
+    key: str, entities: Iterable[str], since: str | None, settings: Any = None
+) -> dict[str, str]:
+    """Move the chosen streams' watermarks back to `since` (or forget them: read everything),
+    so the next extract re-reads them; merges are keyed, so nothing is duplicated. A watermark
+    already at or before `since`, or none yet, stays: moving it forward would skip changes.
+
+    Run it where no sync of the company is extracting (its `extract_ops` does, through
+    `apply_resync`): an extract that read with the old watermark would write its newer one
+    over the reset, and the re-read would silently not happen."""
+    from fieldbooks.warehouse.connection import connect
+    from fieldbooks.warehouse.state import ensure_state, get_watermark, set_watermark
+
+    streams = list(entities) or resync_streams()
+    _check_streams(streams)
     when = _since(since)
-    settings = load_company(key).settings
+    settings = settings or load_company(key).settings
     done: dict[str, str] = {}
     with connect(settings.warehouse_url) as wh:
         ensure_state(wh)
@@ -359,9 +435,14 @@ def reset_watermarks(key: str, entities: Iterable[str], since: str | None) -> di
                         (source, name, f"{name}#keys", realm),
                     )
                     done[stream] = "from the beginning"
-                else:
-                    set_watermark(wh, source, name, when.isoformat(), realm)
-                    done[stream] = when.isoformat()
+                    continue
+                current = get_watermark(wh, source, name, realm)
+                if current is None or _since(current) <= when:
+                    # never forward: changes between the watermark and `since` are not read yet
+                    done[stream] = f"kept at {current}" if current else "never read: read in full"
+                    continue
+                set_watermark(wh, source, name, when.isoformat(), realm)
+                done[stream] = when.isoformat()
     log.info("company %s: watermarks reset %s", key, done)
     return done
 

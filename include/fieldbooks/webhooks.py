@@ -14,6 +14,7 @@ import hashlib
 import hmac
 import json
 import logging
+import math
 import os
 import queue
 import threading
@@ -30,6 +31,7 @@ import sqlalchemy as sa
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.engine import Engine
+from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
 log = logging.getLogger(__name__)
@@ -400,14 +402,41 @@ def _utc(value: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+RETENTION_ENV = "FIELDBOOKS_WEBHOOK_RETENTION_DAYS"
+DEFAULT_RETENTION = timedelta(days=30)
+# Once an hour is enough: a month's notifications are kept, so an hour more is nothing, and
+# each prune then deletes about one hour's worth of rows.
+PRUNE_EVERY = timedelta(hours=1)
+# Short transactions: on SQLite a delete holds the one write lock the receiver's own
+# inserts need, and a first prune after upgrading may face months of rows.
+PRUNE_BATCH = 1000
+
+
 class WebhookStore:
     """The notifications received and the last sync each company was given, in one database
     (Airflow's metadata DB inside the api-server, so every api-server shares them)."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        retention: timedelta = DEFAULT_RETENTION,
+        prune_every: timedelta = PRUNE_EVERY,
+        clock: Callable[[], datetime] = _now,
+    ) -> None:
+        if retention <= timedelta(0):
+            raise ValueError(f"webhook retention must be positive, not {retention}")
         self.engine = engine
+        self.retention = retention
+        self.prune_every = prune_every
+        self._clock = clock
         self._ready = False
         self._lock = threading.Lock()
+        self._prune_lock = threading.Lock()
+        self._pruned_at: datetime | None = None
 
     def ensure_tables(self) -> None:
         """Create the two tables once (two api-servers racing is harmless)."""
@@ -432,7 +461,7 @@ class WebhookStore:
     ) -> None:
         """Keep every notification of one delivery; unknown realms end as such right away."""
         self.ensure_tables()
-        received_at = received_at or datetime.now(UTC)
+        received_at = received_at or self._clock()
         rows = [
             {
                 "received_at": received_at,
@@ -453,6 +482,56 @@ class WebhookStore:
         if rows:
             with self.engine.begin() as conn:
                 conn.execute(notifications.insert(), rows)
+
+    def prune(self, now: datetime | None = None) -> int:
+        """Delete the notifications received more than the retention ago; how many went.
+
+        Only notifications: the per-company trigger rows that de-duplicate bursts stay,
+        however old. Batches by id keep each transaction short (see PRUNE_BATCH).
+        """
+        self.ensure_tables()
+        cutoff = (now or self._clock()) - self.retention
+        pruned = 0
+        while True:
+            with self.engine.begin() as conn:
+                ids = (
+                    conn.execute(
+                        sa.select(notifications.c.id)
+                        .where(notifications.c.received_at < cutoff)
+                        .limit(PRUNE_BATCH)
+                    )
+                    .scalars()
+                    .all()
+                )
+                if ids:
+                    conn.execute(notifications.delete().where(notifications.c.id.in_(ids)))
+            pruned += len(ids)
+            if len(ids) < PRUNE_BATCH:
+                break
+        if pruned:
+            log.info(
+                "webhook: pruned %d notification(s) received before %s (retention %s)",
+                pruned,
+                cutoff.isoformat(timespec="seconds"),
+                self.retention,
+            )
+        else:
+            log.debug("webhook: no notification older than %s to prune", cutoff)
+        return pruned
+
+    def prune_if_due(self, now: datetime | None = None) -> int | None:
+        """prune() at most once per `prune_every` in this process; None when not due.
+
+        Called after a delivery is recorded and answered: new rows are what make old ones
+        worth deleting, and a quiet receiver has nothing to add. A failed prune waits for
+        the next interval too, so a sick database is not hit on every delivery.
+        """
+        now = now or self._clock()
+        with self._prune_lock:
+            if self._pruned_at is not None and now - self._pruned_at < self.prune_every:
+                return None
+            self._pruned_at = now
+        return self.prune(now)
 
     def set_outcome(
         self,
@@ -702,6 +781,7 @@ class WebhookConfig:
     receivers_ttl_seconds: float = 60.0
     max_body_bytes: int = 1_000_000
     db_url: str | None = None  # None: Airflow's metadata DB
+    retention_days: float = DEFAULT_RETENTION.days
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> WebhookConfig:
@@ -713,7 +793,25 @@ class WebhookConfig:
             receivers_ttl_seconds=float(env.get("FIELDBOOKS_WEBHOOK_RECEIVERS_TTL_SECONDS", "60")),
             max_body_bytes=int(env.get("FIELDBOOKS_WEBHOOK_MAX_BODY_BYTES", "1000000")),
             db_url=env.get("FIELDBOOKS_WEBHOOK_DB_URL") or None,
+            retention_days=_retention_days(env.get(RETENTION_ENV)),
         )
+
+
+def _retention_days(value: str | None) -> float:
+    """FIELDBOOKS_WEBHOOK_RETENTION_DAYS as a positive number of days (unset: 30)."""
+    if value is None or not value.strip():
+        return float(DEFAULT_RETENTION.days)
+    try:
+        days = float(value)
+    except ValueError:
+        days = math.nan
+    if not math.isfinite(days) or days <= 0:
+        raise ValueError(
+            f"{RETENTION_ENV}={value!r} is not a positive number of days: set how many days "
+            f"to keep webhook notifications (e.g. 30), or unset it for the default "
+            f"{DEFAULT_RETENTION.days}"
+        )
+    return days
 
 
 def airflow_engine() -> Engine:
@@ -769,7 +867,7 @@ def default_receiving(config: WebhookConfig | None = None) -> Receiving:
 
     def store() -> WebhookStore:
         engine = sa.create_engine(config.db_url) if config.db_url else airflow_engine()
-        return WebhookStore(engine)
+        return WebhookStore(engine, retention=timedelta(days=config.retention_days))
 
     return Receiving(
         config=config,
@@ -777,6 +875,14 @@ def default_receiving(config: WebhookConfig | None = None) -> Receiving:
         runs_factory=lambda: AirflowRuns(config.dag_id),
         receivers_loader=load_receivers,
     )
+
+
+def prune_quietly(store: WebhookStore) -> None:
+    """store.prune_if_due(), run after the answer went out; a failure is only logged."""
+    try:
+        store.prune_if_due()
+    except Exception:
+        log.exception("webhook: could not prune old notifications")
 
 
 def _remote(request: Request) -> str:
@@ -797,8 +903,8 @@ def create_app(receiving: Receiving | None = None) -> FastAPI:
         openapi_url=None,
     )
 
-    def answer(status: int, **body: Any) -> JSONResponse:
-        return JSONResponse(body, status_code=status)
+    def answer(status: int, background: BackgroundTask | None = None, **body: Any) -> JSONResponse:
+        return JSONResponse(body, status_code=status, background=background)
 
     @app.get("/quickbooks")
     def quickbooks_ready() -> dict[str, Any]:
@@ -869,6 +975,8 @@ def create_app(receiving: Receiving | None = None) -> FastAPI:
         )
         return answer(
             200,
+            # after the answer is sent, so pruning never counts against QuickBooks' 3 s
+            background=BackgroundTask(prune_quietly, state.store),
             delivery_id=delivery_id,
             notifications=len(found),
             companies=sorted(by_company),

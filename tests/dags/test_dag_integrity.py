@@ -258,17 +258,25 @@ def test_cross_model_tests_are_the_tests_reading_several_nodes(manifest):
     assert "unique_stg_ops__invoices_invoice_id" not in names
 
 
-def test_the_manual_dags_map_over_the_chosen_companies(setup):
+def test_retry_issues_maps_over_the_chosen_companies(setup):
     _, bag = setup
-    for dag_id, mapped, params in (
-        ("fieldbooks_full_resync", "reset_watermarks", ["companies", "entities", "since"]),
-        ("fieldbooks_retry_issues", "mark_retrying", ["companies", "issue_ids", "kinds"]),
-    ):
-        dag = bag["dags"][dag_id]
-        assert dag["params"] == sorted(params)
-        assert dag["tasks"][mapped]["mapped"], f"{dag_id}.{mapped} is not mapped"
-        assert dag["tasks"][mapped]["upstream"] == ["companies"]
-        assert dag["tasks"]["sync"]["operator"] == "TriggerDagRunOperator"
+    dag = bag["dags"]["fieldbooks_retry_issues"]
+    assert dag["params"] == ["companies", "issue_ids", "kinds"]
+    assert dag["tasks"]["mark_retrying"]["mapped"], "mark_retrying is not mapped"
+    assert dag["tasks"]["mark_retrying"]["upstream"] == ["companies"]
+    assert dag["tasks"]["sync"]["operator"] == "TriggerDagRunOperator"
+
+
+def test_full_resync_moves_no_watermark_itself_and_hands_the_request_to_the_sync(setup):
+    """The reset happens in fieldbooks_sync's extract_ops, in the company's warehouse pool:
+    the resync DAG only checks its form and triggers the sync (no mapped task outside a pool)."""
+    _, bag = setup
+    dag = bag["dags"]["fieldbooks_full_resync"]
+    assert dag["params"] == ["companies", "entities", "since"]
+    assert set(dag["tasks"]) == {"sync_conf", "sync"}
+    assert not any(t["mapped"] for t in dag["tasks"].values())
+    assert dag["tasks"]["sync"]["operator"] == "TriggerDagRunOperator"
+    assert dag["tasks"]["sync"]["upstream"] == ["sync_conf"]
 
 
 def test_a_missing_manifest_is_an_import_error_that_says_how_to_build_it(tmp_path):

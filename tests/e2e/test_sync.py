@@ -294,26 +294,34 @@ def test_one_companys_failure_leaves_the_other_syncing_through_airflow(sandbox, 
 
 @pytest.mark.slow
 def test_manual_dags_through_airflow_reset_watermarks_retry_issues_and_queue_a_sync(tmp_path):
-    """fieldbooks_full_resync moves the chosen stream's watermark back and fieldbooks_retry_issues
-    puts the chosen issue back in line, each for the companies of its form, and both queue a
-    fieldbooks_sync run for exactly those companies."""
-    from fieldbooks.airflow_local import airflow_env, dags_test, prepare_airflow
+    """fieldbooks_full_resync moves no watermark itself: it queues a fieldbooks_sync run whose
+    conf carries the resync request, and that run's extract_ops (in the company's warehouse
+    pool) moves the chosen stream back and reads it again, for the chosen company only.
+    fieldbooks_retry_issues puts the chosen issue back in line and queues a sync likewise."""
+    from fieldbooks.airflow_local import _airflow, airflow_env, dags_test, prepare_airflow
     from fieldbooks.companies import load_company
     from fieldbooks.issues import Issue, raise_issue
-    from fieldbooks.warehouse.state import ensure_state, set_watermark
+    from fieldbooks.ops.extract import extract_ops
+    from fieldbooks.warehouse.state import ensure_state, set_watermark, utcnow
 
+    future = "2100-01-01T00:00:00"  # past every row: a plain extract reads nothing
     companies = tmp_path / "companies.toml"
     companies.write_text("[companies.north]\n[companies.south]\n")
     env = {"FIELDBOOKS_HOME": str(tmp_path), "FIELDBOOKS_COMPANIES_FILE": str(companies)}
     keys = ("north", "south")
     settings = {k: load_company(k, env, connection=False).settings for k in keys}
+    north, south = settings["north"], settings["south"]
     issue_ids = {}
     for key, s in settings.items():
         s.home.mkdir(parents=True)
+        if key == "north":
+            seed_demo(s.ops_url)
+            extract_ops(s)
         with connect(s.warehouse_url) as wh:
             ensure_state(wh)
             set_watermark(wh, "qbo", "cdc", "2026-03-01T00:00:00", s.qbo.realm_id)
-            set_watermark(wh, "ops", "invoices", "2026-03-01T00:00:00")
+            set_watermark(wh, "ops", "invoices", future)
+            set_watermark(wh, "ops", "customers", future)
             issue = Issue(s.qbo.realm_id, "invoice", "7", "validation", "why", "what to do")
             issue_ids[key] = raise_issue(wh, issue, "run-0")
     home = tmp_path / "airflow"
@@ -321,12 +329,9 @@ def test_manual_dags_through_airflow_reset_watermarks_retry_issues_and_queue_a_s
     log_file = tmp_path / "airflow.log"
     prepare_airflow(home, aenv, log_file)
 
-    conf = {"companies": ["north"], "entities": ["quickbooks"], "since": "2026-02-01T00:00:00Z"}
-    dags_test("fieldbooks_full_resync", aenv, log_file, conf=conf)
-    north, south = settings["north"], settings["south"]
-    assert _watermark(north, "qbo", "cdc", north.qbo.realm_id) == "2026-02-01T00:00:00"
-    assert _watermark(north, "ops", "invoices") == "2026-03-01T00:00:00"  # not chosen
-    assert _watermark(south, "qbo", "cdc", south.qbo.realm_id) == "2026-03-01T00:00:00"
+    form = {"companies": ["north"], "entities": ["invoices"], "since": "2000-01-01T00:00:00Z"}
+    dags_test("fieldbooks_full_resync", aenv, log_file, conf=form)
+    assert _watermark(north, "ops", "invoices") == future  # the reset waits for the sync
 
     conf = {"companies": ["south"], "issue_ids": [issue_ids["south"]], "kinds": []}
     dags_test("fieldbooks_retry_issues", aenv, log_file, conf=conf)
@@ -345,7 +350,35 @@ def test_manual_dags_through_airflow_reset_watermarks_retry_issues_and_queue_a_s
             "select run_id, state, conf from dag_run where dag_id = 'fieldbooks_sync'"
         ).fetchall()
     queued = {run_id.split("__")[0]: (state, json.loads(conf)) for run_id, state, conf in rows}
+    resync_conf = {
+        "companies": ["north"],
+        "resync": {"entities": ["invoices"], "since": "2000-01-01T00:00:00Z"},
+    }
     assert queued == {
-        "full_resync": ("queued", {"companies": ["north"]}),
+        "full_resync": ("queued", resync_conf),
         "retry_issues": ("queued", {"companies": ["south"]}),
     }
+
+    # fieldbooks_sync with that conf: each group's selected and extract_ops run for real,
+    # every later step is marked done (they neither read nor write watermarks)
+    before = utcnow()
+    start = log_file.stat().st_size
+    args = ["dags", "test", "fieldbooks_sync", "--conf", json.dumps(resync_conf)]
+    pattern = r"(?!company_\w+\.(selected|extract_ops)$).*"
+    assert _airflow([*args, "--mark-success-pattern", pattern], aenv, log_file) == 0
+    output = log_file.read_text()[start:]
+    assert "state=success" in output.split("DagRun Finished")[-1], output[-3000:]
+    assert "company north: watermarks reset {'invoices': '2000-01-01T00:00:00'}" in output
+
+    newest = _watermark(north, "ops", "invoices")
+    assert newest is not None and newest < future  # moved back, then up to the newest row
+    assert _watermark(north, "ops", "customers") == future  # not chosen
+    assert _watermark(south, "ops", "invoices") == future  # not among the run's companies
+    with connect(north.warehouse_url) as wh:
+        reread = {
+            table: wh.scalar(
+                f"select count(*) from raw_ops.{table} where _extracted_at >= %s", (before,)
+            )
+            for table in ("invoices", "customers")
+        }
+    assert reread == {"invoices": 200, "customers": 0}

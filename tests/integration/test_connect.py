@@ -1,14 +1,17 @@
 """The QuickBooks connection: read from Airflow (env var and metadata DB), made by
-`fieldbooks connect` against the sandbox's OAuth, and seen by Airflow's provider manager."""
+`fieldbooks connect` against the sandbox's OAuth (through its loopback listener, or from the
+address pasted after an https redirect), and seen by Airflow's provider manager."""
 
 from __future__ import annotations
 
 import json
 import os
 import shutil
+import socket
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -16,8 +19,11 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 from cryptography.fernet import Fernet
+from intuitlib.client import AuthClient
+from intuitlib.exceptions import AuthClientError
 
 from fieldbooks.config import load_settings
+from fieldbooks.connect import ConnectError, connect
 from fieldbooks.qbo.connection import qbo_settings_from_connection, quickbooks_connection
 from fieldbooks.qbo.pacing import Limits
 from qbo_sandbox.testing import running_sandbox
@@ -25,6 +31,8 @@ from tests.conftest import settings_env
 
 ROOT = Path(__file__).resolve().parents[2]
 PYTHON = sys.executable
+# what a production app registers: Intuit takes only https off this machine
+HTTPS_REDIRECT = "https://airflow.example.com/qbo/callback"
 
 
 def _subprocess_env(extra: dict[str, str], *paths: str) -> dict[str, str]:
@@ -159,6 +167,32 @@ def test_fieldbooks_connect_stores_a_working_connection(tmp_path):
         assert row[:5] == ("quickbooks", sandbox.client_id, sandbox.base_url, 1, 1)
         assert stored.refresh_token not in row[5]
 
+        # the same company reconnected through a production app's https redirect URI: nothing
+        # listens; the person pastes the address the sandbox sent the browser to
+        reconnect = subprocess.Popen(
+            [PYTHON, "-m", "fieldbooks.cli", "connect", "--no-browser"]
+            + ["--redirect-uri", HTTPS_REDIRECT],
+            env=env,
+            cwd=ROOT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        again = []
+        for line in reconnect.stdout:
+            again.append(line)
+            if line.startswith("http"):
+                break
+        assert again, reconnect.communicate(timeout=30)[1][-3000:]
+        assert parse_qs(urlsplit(again[-1]).query)["redirect_uri"] == [HTTPS_REDIRECT]
+        out, err = reconnect.communicate(_sign_in(again[-1].strip()) + "\n", timeout=60)
+        assert reconnect.returncode == 0, err[-3000:]
+        summary = json.loads(out[out.index("{") :])
+        assert summary["airflow_connection"]["action"] == "updated"
+        stored = open_token_store(settings.token_store, env={}).get(sandbox.realm_id)
+        assert stored is not None and stored.refresh_token not in "".join(again) + out + err
+
         # ... and it works: read back through fieldbooks (metadata DB, outside a task) and used
         # by the hook on a fresh token store, so the connection's own refresh token is the one
         check = subprocess.run(
@@ -177,6 +211,7 @@ def test_fieldbooks_connect_stores_a_working_connection(tmp_path):
                 "    params={'query': 'select count(*) from Account', 'minorversion': 75},\n"
                 "    headers={'Accept': 'application/json'})\n"
                 "print(json.dumps({'realm': c.realm_id, 'token': c.refresh_token,\n"
+                "    'redirect_uri': c.redirect_uri,\n"
                 "    'status': r.status_code, 'count': r.json()['QueryResponse']['totalCount']}))\n",
             ],
             env=env,
@@ -189,11 +224,166 @@ def test_fieldbooks_connect_stores_a_working_connection(tmp_path):
         used = json.loads(check.stdout.splitlines()[-1])
         assert used["realm"] == sandbox.realm_id
         assert used["token"] == stored.refresh_token
+        assert used["redirect_uri"] == HTTPS_REDIRECT
         assert used["status"] == 200 and used["count"] > 0
     print(
         f"airflow db migrate {migrated - started:.1f} s, connect and checks "
         f"{time.monotonic() - migrated:.1f} s"
     )
+
+
+def _sign_in(authorize_url: str) -> str:
+    """A person signs in and consents: the address the sandbox sends the browser to (its
+    Location), not followed, as a browser stuck on an unreachable https page shows it."""
+    answer = requests.get(authorize_url, allow_redirects=False, timeout=30)
+    assert answer.status_code == 302, answer.text
+    return answer.headers["location"]
+
+
+@pytest.fixture
+def company(tmp_path, sandbox, monkeypatch):
+    """This process configured for the sandbox's demo company, no Airflow, no companies file."""
+    for name in list(os.environ):
+        if name.startswith(("AIRFLOW", "FIELDBOOKS_")):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("OAUTHLIB_INSECURE_TRANSPORT", "1")  # restored after: the sandbox's http
+    for name, value in settings_env(tmp_path / "home", sandbox).items():
+        monkeypatch.setenv(name, value)
+    return sandbox
+
+
+def _app(sandbox) -> AuthClient:
+    """The app's own OAuth client, registered with the https redirect URI."""
+    return AuthClient(
+        sandbox.client_id, sandbox.client_secret, HTTPS_REDIRECT, environment=sandbox.discovery_url
+    )
+
+
+def _stored(sandbox):
+    """The token store's entry for the sandbox's company (None: nothing stored)."""
+    from fieldbooks.qbo.tokens import open_token_store
+
+    return open_token_store(load_settings().token_store, env={}).get(sandbox.realm_id)
+
+
+class Person:
+    """Reads what connect prints, and pastes what it is told to (the sign-in's address,
+    or that address changed by `tamper`)."""
+
+    def __init__(self, tamper=lambda address: address) -> None:
+        self.said: list[str] = []
+        self.tamper = tamper
+        self.pasted: str | None = None
+
+    @property
+    def authorize_url(self) -> str:
+        return next(line for line in self.said if line.startswith("http"))
+
+    def ask(self, prompt: str) -> str:
+        self.pasted = self.tamper(_sign_in(self.authorize_url))
+        return self.pasted
+
+
+def test_an_https_redirect_uri_connects_from_the_pasted_address(company):
+    person = Person()
+    summary = connect(
+        redirect_uri=HTTPS_REDIRECT,
+        open_browser=False,
+        use_airflow=False,
+        say=person.said.append,
+        ask=person.ask,
+    )
+    query = parse_qs(urlsplit(person.authorize_url).query)
+    assert query["redirect_uri"] == [HTTPS_REDIRECT]
+    assert len(query["state"][0]) >= 32
+    assert person.pasted.startswith(HTTPS_REDIRECT + "?")
+    assert summary["realm_id"] == company.realm_id
+    stored = _stored(company)
+    assert stored is not None and stored.expires_at is not None
+    assert stored.refresh_token != company.refresh_token  # the code's, not the demo's
+    assert not any(stored.refresh_token in line for line in person.said)
+    # the pasted code was the one exchanged: it works once
+    code = parse_qs(urlsplit(person.pasted).query)["code"][0]
+    with pytest.raises(AuthClientError):
+        _app(company).get_bearer_token(code, realm_id=company.realm_id)
+
+
+def test_a_pasted_address_with_a_tampered_state_is_refused_and_nothing_stored(company):
+    person = Person(lambda address: address.replace("state=", "state=x", 1))
+    with pytest.raises(ConnectError, match="state .* does not match") as raised:
+        connect(
+            redirect_uri=HTTPS_REDIRECT,
+            open_browser=False,
+            use_airflow=False,
+            say=person.said.append,
+            ask=person.ask,
+        )
+    assert "nothing was stored" in str(raised.value)
+    assert _stored(company) is None
+    # refused before any exchange: the code is still unspent
+    code = parse_qs(urlsplit(person.pasted).query)["code"][0]
+    auth = _app(company)
+    auth.get_bearer_token(code, realm_id=company.realm_id)
+    assert auth.refresh_token
+
+
+def test_a_sign_in_the_person_cancels_gives_a_clear_error_and_stores_nothing(company):
+    """Cancel on Intuit's consent page sends `error=access_denied` with our state (the
+    sandbox consents at once, so its redirect is rewritten into the refusal)."""
+
+    def cancelled(address: str) -> str:
+        state = parse_qs(urlsplit(address).query)["state"][0]
+        return f"{HTTPS_REDIRECT}?error=access_denied&state={state}"
+
+    person = Person(cancelled)
+    with pytest.raises(ConnectError, match="QuickBooks refused the connection: access_denied"):
+        connect(
+            redirect_uri=HTTPS_REDIRECT,
+            open_browser=False,
+            use_airflow=False,
+            say=person.said.append,
+            ask=person.ask,
+        )
+    assert _stored(company) is None
+
+
+def test_a_loopback_redirect_uri_given_keeps_the_listener_on_its_port_and_path(company):
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    redirect = f"http://127.0.0.1:{port}/qbo/callback"
+    said: list[str] = []
+    outcome: dict = {}
+
+    def run() -> None:
+        try:
+            outcome["summary"] = connect(
+                redirect_uri=redirect,
+                open_browser=False,
+                timeout=30,
+                use_airflow=False,
+                say=said.append,
+                ask=lambda prompt: pytest.fail("the loopback flow asked for a paste"),
+            )
+        except Exception as error:  # handed to the test thread
+            outcome["error"] = error
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not any(line.startswith("http") for line in said):
+        assert time.monotonic() < deadline and thread.is_alive(), outcome
+        time.sleep(0.05)
+    url = next(line for line in said if line.startswith("http"))
+    assert parse_qs(urlsplit(url).query)["redirect_uri"] == [redirect]
+    # the default /callback path is not this listener's
+    assert requests.get(f"http://127.0.0.1:{port}/callback", timeout=10).status_code == 404
+    consent = requests.get(url, timeout=30)  # followed to the listener, as a browser does
+    assert consent.status_code == 200, consent.text
+    thread.join(timeout=60)
+    assert "error" not in outcome, outcome
+    assert outcome["summary"]["realm_id"] == company.realm_id
+    assert _stored(company) is not None
 
 
 @pytest.fixture(scope="module")

@@ -379,3 +379,43 @@ def test_the_record_and_the_window_hold_on_postgresql(make_pg_database):
         assert not WebhookStore(engine).claim("acme", window, t0 + timedelta(seconds=62))
     finally:
         engine.dispose()
+
+
+@pytest.mark.postgres
+def test_old_notifications_are_pruned_hourly_on_postgresql_and_the_window_stays(
+    make_pg_database,
+):
+    """Retention on the metadata DB a CeleryExecutor deployment uses: old rows go in one
+    prune an hour, the status page still lists what is left, the trigger rows stay."""
+    from datetime import UTC, datetime, timedelta
+
+    from fieldbooks.webhooks import Notification, triggers
+
+    now = [datetime(2026, 3, 1, 12, 0, tzinfo=UTC)]
+    engine = sa.create_engine(make_pg_database("fb_webhooks").replace("://", "+psycopg://", 1))
+    try:
+        store = WebhookStore(engine, retention=timedelta(days=30), clock=lambda: now[0])
+        found = [Notification("classic", "1", "Invoice", "12", "Update")]
+        t0 = now[0]
+        assert store.claim("acme", timedelta(seconds=60), t0 - timedelta(days=45))
+        for delivery, age in (("d45", 45), ("d31", 31), ("d29", 29), ("d0", 0)):
+            store.record(delivery, found, {"1": "acme"}, received_at=t0 - timedelta(days=age))
+        indexes = sa.inspect(engine).get_indexes("fieldbooks_webhook_notifications")
+        assert ["received_at"] in [index["column_names"] for index in indexes]
+
+        assert store.prune_if_due() == 2
+        listed = store.recent()
+        assert [r["delivery_id"] for r in listed] == ["d0", "d29"]
+        assert listed[0]["received_at"] == t0
+        store.record("d40", found, {"1": "acme"}, received_at=t0 - timedelta(days=40))
+        now[0] = t0 + timedelta(minutes=59)
+        assert store.prune_if_due() is None
+        now[0] = t0 + timedelta(hours=1)
+        assert store.prune_if_due() == 1
+        assert [r["delivery_id"] for r in store.recent()] == ["d0", "d29"]
+        with engine.connect() as conn:
+            assert conn.execute(sa.select(triggers.c.company)).scalars().all() == ["acme"]
+        # the window claimed 45 days ago is long over: a new burst claims it again
+        assert store.claim("acme", timedelta(seconds=60), now[0])
+    finally:
+        engine.dispose()

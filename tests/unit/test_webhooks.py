@@ -17,6 +17,7 @@ from fieldbooks.webhooks import (
     COVERED,
     ERROR,
     PENDING,
+    PRUNE_BATCH,
     RECENT,
     TRIGGERED,
     UNKNOWN_REALM,
@@ -35,6 +36,7 @@ from fieldbooks.webhooks import (
     sign,
     signature_matches,
     start_sync,
+    triggers,
     verify,
 )
 from qbo_sandbox.store import Change
@@ -446,3 +448,135 @@ def test_the_receiver_answers_503_when_the_companies_cannot_be_loaded(store):
 
     answer = App(store, loader=broken).post(CLASSIC)
     assert answer.status_code == 503  # QuickBooks retries: nothing is lost meanwhile
+
+
+# --- retention -------------------------------------------------------------------------
+
+
+class Clock:
+    """The store's idea of now, moved by the test."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def _notice(entity_id: str) -> list[Notification]:
+    return [Notification("classic", ACME_REALM, "Invoice", entity_id, "Update")]
+
+
+@pytest.fixture
+def clocked(tmp_path: Path) -> tuple[WebhookStore, Clock]:
+    """A store keeping 30 days, pruning at most hourly, on a clock the test moves."""
+    clock = Clock(T0)
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'retention.sqlite'}")
+    store = WebhookStore(engine, retention=timedelta(days=30), clock=clock)
+    return store, clock
+
+
+def test_old_notifications_go_and_recent_ones_and_the_trigger_rows_stay(clocked, caplog):
+    store, clock = clocked
+    runs = Runs()
+    _sync(store, runs, T0 - timedelta(days=40), delivery="old")  # claims acme's window
+    store.record("older", _notice("1"), {ACME_REALM: "acme"}, received_at=T0 - timedelta(days=31))
+    store.record("edge", _notice("2"), {ACME_REALM: "acme"}, received_at=T0 - timedelta(days=30))
+    store.record("new", _notice("3"), {ACME_REALM: "acme"}, received_at=T0 - timedelta(days=1))
+    store.record("now", _notice("4"), {ACME_REALM: "acme"})  # the store's clock: T0
+    with caplog.at_level(logging.INFO, logger="fieldbooks.webhooks"):
+        assert store.prune_if_due() == 2
+    assert "pruned 2 notification(s)" in caplog.text
+    # the status page's listing: what is left, newest first, times still UTC
+    recent = store.recent()
+    assert [r["delivery_id"] for r in recent] == ["now", "new", "edge"]
+    assert recent[0]["received_at"] == T0
+    # the window claimed 40 days ago is bookkeeping, not a notification: it stays
+    with store.engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(triggers)).scalar() == 1
+    last = store.last_trigger("acme")
+    assert last is not None and last[0] == T0 - timedelta(days=40)
+    assert last[1] in runs.runs
+
+
+def test_pruning_runs_at_most_once_an_interval(clocked):
+    store, clock = clocked
+    old = T0 - timedelta(days=31)
+    store.record("a", _notice("1"), {ACME_REALM: "acme"}, received_at=old)
+    assert store.prune_if_due() == 1
+    store.record("b", _notice("2"), {ACME_REALM: "acme"}, received_at=old)
+    clock.now = T0 + timedelta(minutes=59, seconds=59)
+    assert store.prune_if_due() is None  # not due: the old row waits
+    assert [r["delivery_id"] for r in store.recent()] == ["b"]
+    clock.now = T0 + timedelta(hours=1)
+    assert store.prune_if_due() == 1
+    assert store.recent() == []
+    assert store.prune_if_due() is None
+    # another process (another store on the same database) keeps its own hour
+    other = WebhookStore(store.engine, retention=timedelta(days=30), clock=clock)
+    assert other.prune_if_due() == 0
+
+
+def test_a_large_backlog_is_pruned_in_batches_and_completely(clocked):
+    store, clock = clocked
+    backlog = PRUNE_BATCH * 2 + 5
+    old = T0 - timedelta(days=90)
+    found = [
+        Notification("classic", ACME_REALM, "Invoice", str(i), "Update") for i in range(backlog)
+    ]
+    store.record("backlog", found, {ACME_REALM: "acme"}, received_at=old)
+    store.record("keep", _notice("x"), {ACME_REALM: "acme"})
+    assert store.prune() == backlog
+    assert [r["delivery_id"] for r in store.recent(limit=10_000)] == ["keep"]
+
+
+def test_received_at_is_indexed_so_pruning_does_not_scan_the_table(store):
+    store.ensure_tables()
+    store._ready = False
+    store.ensure_tables()  # again, on the existing tables: harmless
+    indexes = sa.inspect(store.engine).get_indexes("fieldbooks_webhook_notifications")
+    assert ["received_at"] in [index["column_names"] for index in indexes]
+
+
+def test_the_receiver_prunes_after_answering_and_at_most_hourly(tmp_path):
+    clock = Clock(T0)
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'receiver.sqlite'}")
+    store = WebhookStore(engine, retention=timedelta(days=30), clock=clock)
+    store.record("old", _notice("1"), {ACME_REALM: "acme"}, received_at=T0 - timedelta(days=31))
+    app = App(store)
+    assert app.post(CLASSIC).status_code == 200
+    assert "old" not in {r["delivery_id"] for r in store.recent()}
+    store.record("old2", _notice("2"), {ACME_REALM: "acme"}, received_at=T0 - timedelta(days=31))
+    clock.now = T0 + timedelta(minutes=30)
+    assert app.post(CLASSIC).status_code == 200
+    assert "old2" in {r["delivery_id"] for r in store.recent()}  # within the hour: kept
+    clock.now = T0 + timedelta(hours=1, minutes=1)
+    assert app.post(CLASSIC).status_code == 200
+    kept = store.recent()
+    assert "old2" not in {r["delivery_id"] for r in kept}
+    assert len(kept) == 3 * len(parse_notifications(CLASSIC))
+
+
+def test_a_failed_prune_does_not_cost_the_delivery(store, caplog):
+    app = App(store)
+
+    def broken(now=None):
+        raise sa.exc.OperationalError("DELETE", {}, Exception("database is locked"))
+
+    store.prune = broken
+    with caplog.at_level(logging.ERROR, logger="fieldbooks.webhooks"):
+        answer = app.post(CLASSIC)
+    assert answer.status_code == 200
+    assert {r["outcome"] for r in store.recent()} == {TRIGGERED}
+    assert "could not prune" in caplog.text
+
+
+def test_the_retention_is_read_with_the_other_settings_and_must_be_positive():
+    assert WebhookConfig.from_env({}).retention_days == 30
+    assert WebhookConfig.from_env({"FIELDBOOKS_WEBHOOK_RETENTION_DAYS": "7"}).retention_days == 7
+    assert (
+        WebhookConfig.from_env({"FIELDBOOKS_WEBHOOK_RETENTION_DAYS": "0.5"}).retention_days == 0.5
+    )
+    for bad in ("0", "-3", "forever", "nan", "inf"):
+        with pytest.raises(ValueError, match="FIELDBOOKS_WEBHOOK_RETENTION_DAYS"):
+            WebhookConfig.from_env({"FIELDBOOKS_WEBHOOK_RETENTION_DAYS": bad})
