@@ -1,11 +1,16 @@
 """Retry held-back records, then sync their companies (manual; the status page's Retry button).
 
-- **companies** checks the form: the companies (none: every company) and which issues,
+- **sync_conf** checks the form: the companies (none: every company) and which issues,
   by id (`issue_ids`) or by kind (`kinds`, e.g. `validation`); one of the two is required;
-- **mark_retrying** runs once per chosen company (dynamic task mapping) and puts those open
-  issues back in line, as `fieldbooks issues retry` does (audited in sync_events);
-- **sync** triggers `fieldbooks_sync` with `{"companies": [...]}`, where each held record is
-  tried again: it syncs and its issue is resolved, or the issue opens again with its reason.
+- **sync** triggers `fieldbooks_sync` with
+  `{"companies": [...], "retry": {"issue_ids": [...], "kinds": [...]}}`.
+
+No issue is marked here. Each chosen company's `extract_ops` in that run puts those open
+issues back in line, as `fieldbooks issues retry` does (audited in sync_events), then the
+run tries each held record again: it syncs and its issue is resolved, or the issue opens
+again with its reason. Marked there, in the company's warehouse pool with no other sync of
+it running, the marking never waits on a running sync's DuckDB lock (a task outside the
+pool, as a mapped one must be, could use up its retries there).
 """
 
 from __future__ import annotations
@@ -17,24 +22,13 @@ from fieldbooks.orchestration import DEFAULT_ARGS, START_DATE, companies_param
 
 
 @task
-def companies(params: dict | None = None) -> list[str]:
-    from fieldbooks.orchestration import chosen_companies
+def sync_conf(params: dict | None = None) -> dict:
+    from fieldbooks.orchestration import chosen_companies, retry_request
 
-    if not params["issue_ids"] and not params["kinds"]:
-        raise ValueError("give issue_ids or kinds: which issues to retry")
-    return chosen_companies(params["companies"])
-
-
-@task
-def mark_retrying(key: str, params: dict | None = None) -> list[str]:
-    from fieldbooks.orchestration import mark_issues_retrying
-
-    return mark_issues_retrying(key, params["issue_ids"], params["kinds"])
-
-
-@task
-def sync_conf(chosen: list[str], marked: list[list[str]]) -> dict:
-    return {"companies": chosen}
+    return {
+        "companies": chosen_companies(params["companies"]),
+        "retry": retry_request(params["issue_ids"], params["kinds"]),
+    }
 
 
 @dag(
@@ -62,13 +56,11 @@ def sync_conf(chosen: list[str], marked: list[list[str]]) -> dict:
     doc_md=__doc__,
 )
 def fieldbooks_retry_issues():
-    chosen = companies()
-    marked = mark_retrying.expand(key=chosen)
     TriggerDagRunOperator(
         task_id="sync",
         trigger_dag_id="fieldbooks_sync",
         trigger_run_id="retry_issues__{{ run_id }}",
-        conf=sync_conf(chosen, marked),
+        conf=sync_conf(),
     )
 
 

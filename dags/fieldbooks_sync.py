@@ -11,7 +11,9 @@ without one), each with the same steps and the company's own settings:
   moves those watermarks back. It does so here, in the warehouse pool and with no other sync
   of the company running (max_active_runs=1), so nothing can overwrite the reset with a
   newer watermark read before it; a retried or cleared extract_ops resets and re-reads again,
-  which is safe (keyed merges, every write through the ledger);
+  which is safe (keyed merges, every write through the ledger). A retry request
+  (`fieldbooks_retry_issues` sends `{"retry": {"issue_ids": [...], "kinds": [...]}}`) puts
+  those issues back in line there too, so their records are tried in this run;
 - **validate_raw** holds back records whose raw rows break their contract, as issues;
 - **transform** is the dbt project: a task per seed and model and one per model's tests
   (clear one to rebuild just that model);
@@ -55,7 +57,12 @@ def step(key: str, name: str, run_id: str | None = None, dag_run: Any = None) ->
 
     conf = (dag_run.conf if dag_run is not None else None) or {}
     return run_step(
-        key, name, run_id or "", resync=conf.get("resync"), companies=conf.get("companies")
+        key,
+        name,
+        run_id or "",
+        resync=conf.get("resync"),
+        companies=conf.get("companies"),
+        retry=conf.get("retry"),
     )
 
 

@@ -187,19 +187,24 @@ def run_step(
     run_id: str,
     resync: dict[str, Any] | None = None,
     companies: Sequence[str] | None = None,
+    retry: dict[str, Any] | None = None,
 ) -> Any:
     """Run one sync step for one company with its own settings; a refused QuickBooks
     connection fails the task at once (no retries) with what to do.
 
-    `resync` and `companies` are the run's conf (`fieldbooks_full_resync` sends them):
-    `extract_ops` applies the resync request first (`apply_resync`), inside the company's
-    warehouse pool and with no other sync of the company running (max_active_runs=1), so no
-    extract can write an older watermark over the reset. The other steps ignore it."""
+    `resync`, `retry` and `companies` are the run's conf (`fieldbooks_full_resync` and
+    `fieldbooks_retry_issues` send them): `extract_ops` applies them first (`apply_resync`,
+    `apply_retry`), inside the company's warehouse pool and with no other sync of the company
+    running (max_active_runs=1), so nothing holds the warehouse's lock against them and no
+    extract can write an older watermark over the reset. The other steps ignore them."""
     from fieldbooks import pipeline
 
     settings = load_company(key).settings
     func = getattr(pipeline, f"step_{step}")
-    reset = apply_resync(key, resync, companies, settings) if step == "extract_ops" else None
+    applied: dict[str, Any] = {}
+    if step == "extract_ops":
+        applied["watermarks_reset"] = apply_resync(key, resync, companies, settings)
+        applied["issues_retrying"] = apply_retry(key, retry, companies, settings)
     try:
         result = func(settings, run_id) if SYNC_STEPS[step] else func(settings)
     except Exception as exc:
@@ -212,9 +217,7 @@ def run_step(
             f"(`fieldbooks connect`, connection {load_company(key, connection=False).qbo_conn_id})"
             ", then clear this task"
         ) from exc
-    if reset is not None:
-        result = {**result, "watermarks_reset": reset}
-    return result
+    return {**result, **{k: v for k, v in applied.items() if v is not None}}
 
 
 def _dbt_for_company(key: str, context: Any, operator: Any) -> None:
@@ -387,18 +390,62 @@ def apply_resync(
     sync's lock nor be overwritten by an extract that read with the old watermark. A retried
     or cleared `extract_ops` applies it again and re-reads again: safe, since raw merges are
     keyed and every write to either side goes through the ledger."""
-    if resync is None:
+    shape = '{"entities": [...], "since": "<ISO date-time or null>"}'
+    if not _conf_request("resync", resync, ("entities", "since"), shape):
         return None
-    if not isinstance(resync, dict) or set(resync) - {"entities", "since"}:
-        raise ValueError(
-            f'resync must be {{"entities": [...], "since": "<ISO date-time or null>"}}, '
-            f"not {resync!r}"
-        )
     request = resync_request(resync.get("entities"), resync.get("since"))
     if key not in chosen_companies(companies):
         log.info("company %s is not in this run's companies: no resync", key)
         return None
     return reset_watermarks(key, request["entities"], request["since"], settings)
+
+
+def _conf_request(name: str, value: Any, keys: tuple[str, ...], shape: str) -> bool:
+    """Whether a run's conf carries this request; a malformed one (conf can be typed by
+    hand in the Trigger form) fails before anything is changed."""
+    if value is None:
+        return False
+    if not isinstance(value, dict) or set(value) - set(keys):
+        raise ValueError(f"{name} must be {shape}, not {value!r}")
+    return True
+
+
+def retry_request(issue_ids: Sequence[str | int] | None, kinds: Sequence[str] | None) -> dict:
+    """The retry request `fieldbooks_retry_issues` hands to `fieldbooks_sync` in its conf
+    (`{"retry": {"issue_ids": [...], "kinds": [...]}}`), checked: ids as strings (what the
+    status page sends), at least one id or kind."""
+    for name, values, types in (("issue_ids", issue_ids, (str, int)), ("kinds", kinds, (str,))):
+        if values is not None and (
+            isinstance(values, str) or not all(isinstance(v, types) for v in values)
+        ):
+            raise ValueError(f"retry {name} must be a list, not {values!r}")
+    request = {"issue_ids": [str(i) for i in issue_ids or []], "kinds": list(kinds or [])}
+    if not request["issue_ids"] and not request["kinds"]:
+        raise ValueError("give issue_ids or kinds: which issues to retry")
+    return request
+
+
+def apply_retry(
+    key: str,
+    retry: dict[str, Any] | None,
+    companies: Sequence[str] | None,
+    settings: Any = None,
+) -> list[str] | None:
+    """Put a run's chosen issues of one company back in line (`mark_issues_retrying`) when
+    the run carries a retry request and covers the company; None when there is nothing to do.
+
+    `extract_ops` calls it, in the company's warehouse pool, so it never waits on a running
+    sync's DuckDB lock (a task outside the pool could exhaust its retries there), and the
+    records it frees are tried in this very run. Applied again on a retry: marking an issue
+    that is already retrying changes nothing."""
+    shape = '{"issue_ids": [...], "kinds": [...]}'
+    if not _conf_request("retry", retry, ("issue_ids", "kinds"), shape):
+        return None
+    request = retry_request(retry.get("issue_ids"), retry.get("kinds"))
+    if key not in chosen_companies(companies):
+        log.info("company %s is not in this run's companies: no retry", key)
+        return None
+    return mark_issues_retrying(key, request["issue_ids"], request["kinds"], settings)
 
 
 def reset_watermarks(
@@ -448,7 +495,7 @@ def reset_watermarks(
 
 
 def mark_issues_retrying(
-    key: str, issue_ids: Sequence[str | int], kinds: Sequence[str]
+    key: str, issue_ids: Sequence[str | int], kinds: Sequence[str], settings: Any = None
 ) -> list[str]:
     """Put the company's open issues with these ids or of these kinds back in line
     (as `fieldbooks issues retry` does); the sync that follows retries them."""
@@ -459,7 +506,7 @@ def mark_issues_retrying(
     if not issue_ids and not kinds:
         raise ValueError("give issue_ids or kinds: which issues to retry")
     wanted = {str(i) for i in issue_ids}
-    settings = load_company(key).settings
+    settings = settings or load_company(key).settings
     with connect(settings.warehouse_url) as wh:
         ensure_state(wh)
         for kind in kinds:

@@ -258,21 +258,22 @@ def test_cross_model_tests_are_the_tests_reading_several_nodes(manifest):
     assert "unique_stg_ops__invoices_invoice_id" not in names
 
 
-def test_retry_issues_maps_over_the_chosen_companies(setup):
+@pytest.mark.parametrize(
+    ("dag_id", "params"),
+    [
+        ("fieldbooks_full_resync", ["companies", "entities", "since"]),
+        ("fieldbooks_retry_issues", ["companies", "issue_ids", "kinds"]),
+    ],
+)
+def test_the_manual_dags_change_nothing_themselves_and_hand_the_request_to_the_sync(
+    setup, dag_id, params
+):
+    """The watermark reset and the issue marking happen in fieldbooks_sync's extract_ops, in
+    the company's warehouse pool: each manual DAG only checks its form and triggers the sync
+    (no mapped task outside a pool, where DuckDB's lock or a running extract could undo it)."""
     _, bag = setup
-    dag = bag["dags"]["fieldbooks_retry_issues"]
-    assert dag["params"] == ["companies", "issue_ids", "kinds"]
-    assert dag["tasks"]["mark_retrying"]["mapped"], "mark_retrying is not mapped"
-    assert dag["tasks"]["mark_retrying"]["upstream"] == ["companies"]
-    assert dag["tasks"]["sync"]["operator"] == "TriggerDagRunOperator"
-
-
-def test_full_resync_moves_no_watermark_itself_and_hands_the_request_to_the_sync(setup):
-    """The reset happens in fieldbooks_sync's extract_ops, in the company's warehouse pool:
-    the resync DAG only checks its form and triggers the sync (no mapped task outside a pool)."""
-    _, bag = setup
-    dag = bag["dags"]["fieldbooks_full_resync"]
-    assert dag["params"] == ["companies", "entities", "since"]
+    dag = bag["dags"][dag_id]
+    assert dag["params"] == params
     assert set(dag["tasks"]) == {"sync_conf", "sync"}
     assert not any(t["mapped"] for t in dag["tasks"].values())
     assert dag["tasks"]["sync"]["operator"] == "TriggerDagRunOperator"

@@ -297,7 +297,8 @@ def test_manual_dags_through_airflow_reset_watermarks_retry_issues_and_queue_a_s
     """fieldbooks_full_resync moves no watermark itself: it queues a fieldbooks_sync run whose
     conf carries the resync request, and that run's extract_ops (in the company's warehouse
     pool) moves the chosen stream back and reads it again, for the chosen company only.
-    fieldbooks_retry_issues puts the chosen issue back in line and queues a sync likewise."""
+    fieldbooks_retry_issues likewise marks nothing itself: the run it queues puts the chosen
+    issue back in line in the company's extract_ops."""
     from fieldbooks.airflow_local import _airflow, airflow_env, dags_test, prepare_airflow
     from fieldbooks.companies import load_company
     from fieldbooks.issues import Issue, raise_issue
@@ -314,9 +315,8 @@ def test_manual_dags_through_airflow_reset_watermarks_retry_issues_and_queue_a_s
     issue_ids = {}
     for key, s in settings.items():
         s.home.mkdir(parents=True)
-        if key == "north":
-            seed_demo(s.ops_url)
-            extract_ops(s)
+        seed_demo(s.ops_url)
+        extract_ops(s)
         with connect(s.warehouse_url) as wh:
             ensure_state(wh)
             set_watermark(wh, "qbo", "cdc", "2026-03-01T00:00:00", s.qbo.realm_id)
@@ -333,14 +333,19 @@ def test_manual_dags_through_airflow_reset_watermarks_retry_issues_and_queue_a_s
     dags_test("fieldbooks_full_resync", aenv, log_file, conf=form)
     assert _watermark(north, "ops", "invoices") == future  # the reset waits for the sync
 
+    def statuses() -> dict[str, str]:
+        found = {}
+        for key in keys:
+            with connect(settings[key].warehouse_url) as wh:
+                found[key] = wh.scalar(
+                    "select status from fieldbooks.sync_issues where issue_id = %s",
+                    (issue_ids[key],),
+                )
+        return found
+
     conf = {"companies": ["south"], "issue_ids": [issue_ids["south"]], "kinds": []}
     dags_test("fieldbooks_retry_issues", aenv, log_file, conf=conf)
-    for key, status in (("north", "open"), ("south", "retrying")):
-        with connect(settings[key].warehouse_url) as wh:
-            got = wh.scalar(
-                "select status from fieldbooks.sync_issues where issue_id = %s", (issue_ids[key],)
-            )
-        assert got == status, key
+    assert statuses() == {"north": "open", "south": "open"}  # the marking waits for the sync
 
     # the queued fieldbooks_sync runs, as the scheduler will pick them up
     import sqlite3
@@ -354,9 +359,10 @@ def test_manual_dags_through_airflow_reset_watermarks_retry_issues_and_queue_a_s
         "companies": ["north"],
         "resync": {"entities": ["invoices"], "since": "2000-01-01T00:00:00Z"},
     }
+    retry_conf = {"companies": ["south"], "retry": {"issue_ids": [issue_ids["south"]], "kinds": []}}
     assert queued == {
         "full_resync": ("queued", resync_conf),
-        "retry_issues": ("queued", {"companies": ["south"]}),
+        "retry_issues": ("queued", retry_conf),
     }
 
     # fieldbooks_sync with that conf: each group's selected and extract_ops run for real,
@@ -382,3 +388,8 @@ def test_manual_dags_through_airflow_reset_watermarks_retry_issues_and_queue_a_s
             for table in ("invoices", "customers")
         }
     assert reread == {"invoices": 200, "customers": 0}
+
+    # and the retry's run: south's extract_ops puts its issue back in line, north's stays
+    args = ["dags", "test", "fieldbooks_sync", "--conf", json.dumps(retry_conf)]
+    assert _airflow([*args, "--mark-success-pattern", pattern], aenv, log_file) == 0
+    assert statuses() == {"north": "open", "south": "retrying"}

@@ -1,6 +1,7 @@
-"""A full resync's request, applied by the company's extract_ops (run_step) before it extracts:
-the chosen watermarks move back and the rows are read again, on a real DuckDB warehouse and
-SQLite operations DB (no QuickBooks, no Airflow)."""
+"""The requests a manual DAG hands to fieldbooks_sync, applied by the company's extract_ops
+(run_step) before it extracts: a full resync's watermarks move back and the rows are read
+again, a retry's issues go back in line; on a real DuckDB warehouse and SQLite operations DB
+(no QuickBooks, no Airflow)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,14 @@ import pytest
 
 from fieldbooks.companies import load_company
 from fieldbooks.ops.seed import seed_demo
-from fieldbooks.orchestration import apply_resync, reset_watermarks, resync_request, run_step
+from fieldbooks.orchestration import (
+    apply_resync,
+    apply_retry,
+    reset_watermarks,
+    resync_request,
+    retry_request,
+    run_step,
+)
 from fieldbooks.warehouse.connection import connect
 from fieldbooks.warehouse.state import ensure_state, get_watermark, set_watermark
 
@@ -173,3 +181,79 @@ def test_the_resync_dags_request_is_checked_and_made_explicit():
     }
     with pytest.raises(ValueError, match="choose from"):
         resync_request(["quickbook"], None)
+
+
+def _raise(settings, ops_id: str, kind: str = "validation") -> str:
+    from fieldbooks.issues import Issue, raise_issue
+
+    with connect(settings.warehouse_url) as wh:
+        ensure_state(wh)
+        issue = Issue(settings.qbo.realm_id, "invoice", ops_id, kind, "why", "what to do")
+        return raise_issue(wh, issue, "run-0")
+
+
+def _status(settings, issue_id: str) -> str:
+    with connect(settings.warehouse_url) as wh:
+        return wh.scalar(
+            "select status from fieldbooks.sync_issues where issue_id = %s", (issue_id,)
+        )
+
+
+def test_extract_ops_puts_the_runs_chosen_issues_back_in_line_first(settings):
+    """fieldbooks_retry_issues' request: the chosen issues (by id, or every open one of a
+    kind) turn retrying in extract_ops, before it reads; the others stay open."""
+    by_id, by_kind, other = (
+        _raise(settings, "7"),
+        _raise(settings, "8", "raw_contract"),
+        _raise(settings, "9"),
+    )
+    retry = {"issue_ids": [by_id], "kinds": ["raw_contract"]}
+    result = run_step("default", "extract_ops", "run-2", retry=retry)
+    assert sorted(result["issues_retrying"]) == sorted([by_id, by_kind])
+    assert [_status(settings, i) for i in (by_id, by_kind, other)] == [
+        "retrying",
+        "retrying",
+        "open",
+    ]
+    # applied again (a retried extract_ops): nothing more changes
+    again = run_step("default", "extract_ops", "run-2", retry=retry)
+    assert again["issues_retrying"] == []
+    # the other steps, and runs without a request, leave issues alone
+    assert "issues_retrying" not in run_step("default", "extract_ops", "run-3")
+    assert _status(settings, other) == "open"
+
+
+def test_a_company_outside_the_runs_companies_retries_nothing(tmp_path, monkeypatch):
+    companies = tmp_path / "companies.toml"
+    companies.write_text("[companies.north]\n[companies.south]\n")
+    monkeypatch.setenv("FIELDBOOKS_HOME", str(tmp_path))
+    monkeypatch.setenv("FIELDBOOKS_COMPANIES_FILE", str(companies))
+    south = load_company("south", connection=False).settings
+    south.home.mkdir(parents=True)
+    issue = _raise(south, "7")
+    assert apply_retry("south", {"issue_ids": [issue], "kinds": []}, ["north"], south) is None
+    assert _status(south, issue) == "open"
+    assert apply_retry("south", {"issue_ids": [issue], "kinds": []}, ["south"], south) == [issue]
+    assert _status(south, issue) == "retrying"
+
+
+@pytest.mark.parametrize(
+    ("retry", "message"),
+    [
+        ({"issue_ids": [], "kinds": []}, "give issue_ids or kinds"),
+        ({"issue_ids": "abc", "kinds": []}, "retry issue_ids must be a list"),
+        ({"ids": ["abc"]}, 'retry must be {"issue_ids"'),
+        ("abc", 'retry must be {"issue_ids"'),
+    ],
+    ids=["nothing_chosen", "ids_not_a_list", "misspelt_key", "not_a_dict"],
+)
+def test_a_hand_written_retry_that_is_wrong_fails_before_anything_changes(settings, retry, message):
+    issue = _raise(settings, "7")
+    with pytest.raises(ValueError, match=re.escape(message)):
+        run_step("default", "extract_ops", "run-2", retry=retry)
+    assert _status(settings, issue) == "open"
+
+
+def test_the_retry_dags_request_is_checked_and_made_explicit():
+    assert retry_request([12, "ab"], None) == {"issue_ids": ["12", "ab"], "kinds": []}
+    assert retry_request(None, ["validation"]) == {"issue_ids": [], "kinds": ["validation"]}
