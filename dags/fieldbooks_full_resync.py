@@ -18,10 +18,15 @@ through the ledger, so nothing is duplicated in QuickBooks or in operations.
 
 from __future__ import annotations
 
-from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
 from airflow.sdk import Param, dag, task
 
-from fieldbooks.orchestration import DEFAULT_ARGS, START_DATE, companies_param, resync_streams
+from fieldbooks.orchestration import (
+    DEFAULT_ARGS,
+    START_DATE,
+    companies_param,
+    resync_streams,
+    trigger_sync,
+)
 
 
 @task
@@ -59,12 +64,7 @@ def sync_conf(params: dict | None = None) -> dict:
     doc_md=__doc__,
 )
 def fieldbooks_full_resync():
-    TriggerDagRunOperator(
-        task_id="sync",
-        trigger_dag_id="fieldbooks_sync",
-        trigger_run_id="full_resync__{{ run_id }}",
-        conf=sync_conf(),
-    )
+    trigger_sync("full_resync", sync_conf())
 
 
 fieldbooks_full_resync()

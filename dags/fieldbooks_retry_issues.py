@@ -15,10 +15,9 @@ pool, as a mapped one must be, could use up its retries there).
 
 from __future__ import annotations
 
-from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
 from airflow.sdk import Param, dag, task
 
-from fieldbooks.orchestration import DEFAULT_ARGS, START_DATE, companies_param
+from fieldbooks.orchestration import DEFAULT_ARGS, START_DATE, companies_param, trigger_sync
 
 
 @task
@@ -56,12 +55,7 @@ def sync_conf(params: dict | None = None) -> dict:
     doc_md=__doc__,
 )
 def fieldbooks_retry_issues():
-    TriggerDagRunOperator(
-        task_id="sync",
-        trigger_dag_id="fieldbooks_sync",
-        trigger_run_id="retry_issues__{{ run_id }}",
-        conf=sync_conf(),
-    )
+    trigger_sync("retry_issues", sync_conf())
 
 
 fieldbooks_retry_issues()

@@ -331,6 +331,20 @@ def dbt_task_group(key: str, group_id: str = "transform") -> Any:
     return group
 
 
+def trigger_sync(run_prefix: str, conf: Any) -> Any:
+    """A manual DAG's last task: the `fieldbooks_sync` run that carries its request (`conf`,
+    checked by the DAG's first task), queued behind any sync in progress; the run id
+    `<run_prefix>__<this run's id>` says where it came from."""
+    from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
+
+    return TriggerDagRunOperator(
+        task_id="sync",
+        trigger_dag_id="fieldbooks_sync",
+        trigger_run_id=f"{run_prefix}__{{{{ run_id }}}}",
+        conf=conf,
+    )
+
+
 def _since(value: str | None) -> datetime | None:
     """The `since` of a full resync as naive UTC; None means from the beginning."""
     if not value:
