@@ -248,10 +248,34 @@ def cross_model_tests(manifest: Path) -> list[str]:
     )
 
 
+# how the dbt tasks run (FIELDBOOKS_DBT_EXECUTION): "watcher", one `dbt build` watched by a task
+# per node, or "local", a `dbt build --select` per node
+DBT_EXECUTION_MODES = ("watcher", "local")
+DEFAULT_DBT_EXECUTION = "local"
+
+
+def dbt_execution(env: dict[str, str] | None = None) -> str:
+    """How the company's dbt tasks run, read where the DAG is parsed: the scheduler, the DAG
+    processor and every worker must see the same FIELDBOOKS_DBT_EXECUTION."""
+    value = (env if env is not None else os.environ).get("FIELDBOOKS_DBT_EXECUTION", "")
+    mode = value.strip().lower() or DEFAULT_DBT_EXECUTION
+    if mode not in DBT_EXECUTION_MODES:
+        raise ValueError(
+            f"FIELDBOOKS_DBT_EXECUTION={value!r} is not a dbt execution mode: set it to "
+            f"{' or '.join(DBT_EXECUTION_MODES)} (or leave it unset for {DEFAULT_DBT_EXECUTION})"
+        )
+    return mode
+
+
 def dbt_task_group(key: str, group_id: str = "transform") -> Any:
-    """The company's dbt project as a cosmos DbtTaskGroup, in the company's warehouse pool:
-    a task per seed and model that builds it and runs its own tests (`dbt build --select`),
-    then `cross_model_tests` for the tests spanning several models."""
+    """The company's dbt project as a cosmos DbtTaskGroup, in the company's warehouse pool,
+    then `cross_model_tests` for the tests spanning several models.
+
+    local: a task per seed and model that builds it and runs its own tests
+    (`dbt build --select`), each starting dbt afresh (~4 s apiece).
+    watcher: one producer task runs a single `dbt build` of the project (each model's own
+    tests run right after it, as in local); a task per seed and model reports its node's result
+    from it, and rebuilds and retests that node alone when cleared or retried."""
     from cosmos import (
         DbtTaskGroup,
         ExecutionConfig,
@@ -270,8 +294,10 @@ def dbt_task_group(key: str, group_id: str = "transform") -> Any:
 
     from fieldbooks.warehouse.connection import parse_warehouse_url
 
+    mode = dbt_execution()
     project_dir = project_root() / "dbt_project"
     manifest = require_manifest()
+    cross_tests = cross_model_tests(manifest)
     # the target (duckdb or postgres) is known from the companies file alone: no connection read
     target = parse_warehouse_url(load_company(key, connection=False).settings.warehouse_url).kind
     project_config = ProjectConfig(
@@ -298,15 +324,17 @@ def dbt_task_group(key: str, group_id: str = "transform") -> Any:
         profile_config=profile_config,
         render_config=RenderConfig(
             load_method=LoadMode.DBT_MANIFEST,
-            # one task per node: `dbt build --select node`, its tests included, so clearing
-            # it rebuilds and retests that model; ~85 tasks keep parsing well under 2 s
-            test_behavior=TestBehavior.BUILD,
+            # local: one task per node, `dbt build --select node`, its tests included, so
+            # clearing it rebuilds and retests that model; ~85 tasks keep parsing well under 2 s.
+            # watcher has no build task (the producer builds): its tasks render as `run`/`seed`
+            # and _watch_one_build makes them build and test when they run dbt themselves
+            test_behavior=TestBehavior.BUILD if mode == "local" else TestBehavior.NONE,
             # intermediate models are ephemeral but carry tests: their task runs those
             ephemeral_models_as_empty_operator=False,
             emit_datasets=False,
         ),
         execution_config=ExecutionConfig(
-            execution_mode=ExecutionMode.LOCAL,
+            execution_mode=ExecutionMode.LOCAL if mode == "local" else ExecutionMode.WATCHER,
             invocation_mode=InvocationMode.DBT_RUNNER,
             # a model's task runs only the tests reading nothing else (cautious): a test
             # spanning models would otherwise run before its other models exist
@@ -314,13 +342,15 @@ def dbt_task_group(key: str, group_id: str = "transform") -> Any:
         ),
         operator_args=operator_args,
     )
+    if mode == "watcher":
+        _watch_one_build(group, key, cross_tests)
     leaves = list(group.get_leaves())
     cross = DbtTestLocalOperator(
         task_id="cross_model_tests",
         task_group=group,
         project_dir=project_dir,
         profile_config=profile_config,
-        select=cross_model_tests(manifest),
+        select=cross_tests,
         invocation_mode=InvocationMode.DBT_RUNNER,
         manifest_filepath=manifest,
         emit_datasets=False,
@@ -329,6 +359,50 @@ def dbt_task_group(key: str, group_id: str = "transform") -> Any:
     for leaf in leaves:
         leaf >> cross
     return group
+
+
+def _watch_one_build(group: Any, key: str, cross_tests: list[str]) -> None:
+    """Shape cosmos' watcher tasks to this pipeline's rules.
+
+    - The producer's `dbt build` covers every seed, model and model's own test (cosmos would
+      limit it to seeds and models under TestBehavior.NONE) but not `cross_model_tests`, which
+      still run once after every model.
+    - The producer is upstream of the first node tasks. Cosmos leaves them side by side so
+      they can report while the build runs, but `airflow dags test` runs one task at a time:
+      a node task that started first would wait forever for a build that cannot start.
+      Those tasks take `none_failed`, so a producer that skips (cosmos skips it on any second
+      try rather than build twice) lets them run dbt for their own node instead of skipping
+      the sync; a failed build fails them upstream and the run stops before `validate`.
+    - The producer does not retry: a retry would only skip.
+    - A node task run for itself (cleared, retried, or the producer skipped) does what a
+      local task does: `dbt build --select node --indirect-selection cautious`.
+    - Every task of the group sits in the company's warehouse pool (DuckDB has one writer).
+    """
+    from airflow.task.trigger_rule import TriggerRule
+    from cosmos.constants import PRODUCER_WATCHER_DONE_TASK_ID, PRODUCER_WATCHER_TASK_ID
+
+    tasks = {t.task_id.rsplit(".", 1)[-1]: t for t in group.children.values()}
+    producer = tasks[PRODUCER_WATCHER_TASK_ID]
+    producer.retries = 0
+    flags = list(producer.dbt_cmd_flags or [])
+    kept = []
+    while flags:
+        flag = flags.pop(0)
+        if flag == "--resource-type":
+            flags.pop(0)
+            continue
+        kept.append(flag)
+    producer.dbt_cmd_flags = kept
+    producer.exclude = cross_tests
+    tasks[PRODUCER_WATCHER_DONE_TASK_ID].pool = warehouse_pool(key)
+    for name, task in tasks.items():
+        if name in (PRODUCER_WATCHER_TASK_ID, PRODUCER_WATCHER_DONE_TASK_ID):
+            continue
+        task.base_cmd = ["build"]
+        task.indirect_selection = "cautious"
+        if not task.upstream_task_ids:
+            producer >> task
+            task.trigger_rule = TriggerRule.NONE_FAILED
 
 
 def trigger_sync(run_prefix: str, conf: Any) -> Any:

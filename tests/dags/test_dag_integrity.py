@@ -51,6 +51,12 @@ print(json.dumps({
                     "operator": type(t).__name__,
                     "upstream": sorted(t.upstream_task_ids),
                     "mapped": type(t).__name__.endswith("MappedOperator"),
+                    "trigger_rule": getattr(t.trigger_rule, "value", t.trigger_rule),
+                    # how a dbt task runs dbt when it runs it itself
+                    "base_cmd": list(getattr(t, "base_cmd", None) or []),
+                    "indirect_selection": getattr(t, "indirect_selection", None),
+                    "exclude": getattr(t, "exclude", None),
+                    "dbt_cmd_flags": list(getattr(t, "dbt_cmd_flags", None) or []),
                 }
                 for t in dag.tasks
             },
@@ -101,13 +107,31 @@ def manifest():
     return ensure_manifest()
 
 
-@pytest.fixture(scope="module", params=["one_company", "two_companies"])
+# the dbt task shapes of each FIELDBOOKS_DBT_EXECUTION
+EXECUTION_MODES = ["local", "watcher"]
+PRODUCER = "dbt_producer_watcher"
+PRODUCER_DONE = "dbt_producer_watcher_done"
+
+
+@pytest.fixture(
+    scope="module",
+    params=[
+        ("one_company", "local"),
+        ("two_companies", "local"),
+        ("one_company", "watcher"),
+        ("two_companies", "watcher"),
+    ],
+    ids=lambda p: "-".join(p),
+)
 def setup(request, tmp_path_factory):
-    """(company keys, DagBag description) without a companies file and with one of two."""
-    tmp_path = tmp_path_factory.mktemp(request.param)
-    if request.param == "one_company":
-        return ["default"], _describe(_env(tmp_path, None))
-    return ["acme", "zenith_hvac"], _describe(_env(tmp_path, TWO_COMPANIES))
+    """(company keys, DagBag description, dbt execution mode) without a companies file and
+    with one of two, for each way the dbt tasks can run."""
+    companies, mode = request.param
+    tmp_path = tmp_path_factory.mktemp(f"{companies}_{mode}")
+    extra = {"FIELDBOOKS_DBT_EXECUTION": mode}
+    if companies == "one_company":
+        return ["default"], _describe(_env(tmp_path, None, **extra)), mode
+    return ["acme", "zenith_hvac"], _describe(_env(tmp_path, TWO_COMPANIES, **extra)), mode
 
 
 def test_there_is_a_dag_file_per_dag():
@@ -119,14 +143,15 @@ def test_there_is_a_dag_file_per_dag():
 
 
 def test_dags_import_without_errors(setup):
-    _, bag = setup
+    _, bag, _ = setup
     assert bag["import_errors"] == {}
     assert set(bag["dags"]) == {p.stem for p in DAG_FILES}
 
 
+@pytest.mark.parametrize("mode", EXECUTION_MODES)
 @pytest.mark.parametrize("companies", [None, TWO_COMPANIES], ids=["one_company", "two_companies"])
 @pytest.mark.parametrize("path", DAG_FILES, ids=lambda p: p.name)
-def test_dag_file_parses_in_under_two_seconds(path, companies, tmp_path):
+def test_dag_file_parses_in_under_two_seconds(path, companies, mode, tmp_path):
     """Measured in a fresh interpreter with Airflow already imported, as the DAG processor
     does: DagBag over that one file, cosmos rendering the dbt tasks included."""
     code = (
@@ -141,7 +166,7 @@ def test_dag_file_parses_in_under_two_seconds(path, companies, tmp_path):
     )
     out = subprocess.run(
         [sys.executable, "-c", code],
-        env=_env(tmp_path, companies),
+        env=_env(tmp_path, companies, FIELDBOOKS_DBT_EXECUTION=mode),
         capture_output=True,
         text=True,
     )
@@ -170,17 +195,22 @@ def test_dag_file_imports_no_heavy_modules_at_parse_time(path, tmp_path):
 
 
 def test_every_dag_has_tags_retries_and_docs(setup):
-    _, bag = setup
+    _, bag, _ = setup
     for dag_id, dag in bag["dags"].items():
         assert "fieldbooks" in dag["tags"], f"{dag_id} has no tags"
         assert dag["doc_md"], f"{dag_id} has no doc_md"
         assert dag["max_active_runs"] == 1, f"{dag_id} may overlap runs"
         for task_id, t in dag["tasks"].items():
+            if task_id.endswith(f".transform.{PRODUCER}"):
+                # cosmos skips a watcher producer's second try rather than build twice: a
+                # retry would only skip; the node tasks retry, each by itself
+                assert t["retries"] == 0, task_id
+                continue
             assert t["retries"] >= 2, f"{dag_id}.{task_id} retries={t['retries']}"
 
 
 def test_the_sync_runs_every_fifteen_minutes_and_the_others_on_demand(setup):
-    _, bag = setup
+    _, bag, _ = setup
     assert bag["dags"]["fieldbooks_sync"]["schedule"] == "*/15 * * * *"
     for dag_id in ("fieldbooks_full_resync", "fieldbooks_retry_issues"):
         assert bag["dags"][dag_id]["schedule"] == "None"
@@ -192,7 +222,7 @@ def test_the_schedule_comes_from_configuration(tmp_path):
 
 
 def test_each_company_has_its_own_task_group_and_pools(setup):
-    keys, bag = setup
+    keys, bag, _ = setup
     tasks = bag["dags"]["fieldbooks_sync"]["tasks"]
     groups = {task_id.split(".")[0] for task_id in tasks}
     assert groups == {f"company_{k}" for k in keys}
@@ -209,7 +239,7 @@ def test_each_company_has_its_own_task_group_and_pools(setup):
 
 
 def test_sync_steps_run_in_order_around_the_dbt_tasks(setup):
-    keys, bag = setup
+    keys, bag, mode = setup
     tasks = bag["dags"]["fieldbooks_sync"]["tasks"]
     for key in keys:
         g = f"company_{key}"
@@ -218,18 +248,27 @@ def test_sync_steps_run_in_order_around_the_dbt_tasks(setup):
         assert tasks[f"{g}.validate_raw"]["upstream"] == [f"{g}.extract_qbo"]
         dbt = {t for t in tasks if t.startswith(f"{g}.transform.")}
         roots = {t for t in dbt if tasks[t]["upstream"] == [f"{g}.validate_raw"]}
-        assert f"{g}.transform.stg_ops__invoices_model_build" in roots
-        assert f"{g}.transform.map_trades_seed_build" in roots
+        if mode == "local":
+            assert f"{g}.transform.stg_ops__invoices_model_build" in roots
+            assert f"{g}.transform.map_trades_seed_build" in roots
+            last_model = f"{g}.transform.job_costing_by_branch_model_build"
+        else:
+            # the one `dbt build` starts first; the first node tasks wait for it
+            producer = f"{g}.transform.{PRODUCER}"
+            assert roots == {producer}
+            for first in ("stg_ops__invoices_run", "map_trades_seed"):
+                assert tasks[f"{g}.transform.{first}"]["upstream"] == [producer]
+            last_model = f"{g}.transform.job_costing_by_branch_run"
         # the tests spanning models run once every model is built, before validate
         cross = f"{g}.transform.cross_model_tests"
         assert tasks[f"{g}.validate"]["upstream"] == [cross]
-        assert f"{g}.transform.job_costing_by_branch_model_build" in tasks[cross]["upstream"]
+        assert last_model in tasks[cross]["upstream"]
         for later, earlier in zip(SYNC_STEPS[4:], SYNC_STEPS[3:], strict=False):
             assert tasks[f"{g}.{later}"]["upstream"] == [f"{g}.{earlier}"]
 
 
 def test_every_dbt_model_and_seed_is_a_task_that_builds_and_tests_it(setup, manifest):
-    keys, bag = setup
+    keys, bag, mode = setup
     tasks = bag["dags"]["fieldbooks_sync"]["tasks"]
     nodes = [n for n in json.loads(manifest.read_text())["nodes"].values()]
     built = {
@@ -241,12 +280,57 @@ def test_every_dbt_model_and_seed_is_a_task_that_builds_and_tests_it(setup, mani
     for key in keys:
         g = f"company_{key}.transform"
         dbt_tasks = {t for t in tasks if t.startswith(f"{g}.")}
-        assert dbt_tasks == {f"{g}.{name}_{kind}_build" for name, kind in built} | {
-            f"{g}.cross_model_tests"
-        }
-        for task_id in dbt_tasks - {f"{g}.cross_model_tests"}:
-            assert tasks[task_id]["operator"] == "DbtBuildLocalOperator", task_id
+        if mode == "local":
+            node_tasks = {f"{g}.{name}_{kind}_build" for name, kind in built}
+            assert dbt_tasks == node_tasks | {f"{g}.cross_model_tests"}
+            for task_id in node_tasks:
+                assert tasks[task_id]["operator"] == "DbtBuildLocalOperator", task_id
+        else:
+            # cosmos names a watcher task after what it watches (`run`, `seed`); run by
+            # itself (cleared or retried) it builds and tests its node as a local task does
+            suffix = {"model": "run", "seed": "seed"}
+            node_tasks = {f"{g}.{name}_{suffix[kind]}" for name, kind in built}
+            assert dbt_tasks == node_tasks | {
+                f"{g}.cross_model_tests",
+                f"{g}.{PRODUCER}",
+                f"{g}.{PRODUCER_DONE}",
+            }
+            for task_id in node_tasks:
+                t = tasks[task_id]
+                assert t["operator"] in ("DbtRunWatcherOperator", "DbtSeedWatcherOperator")
+                assert (t["base_cmd"], t["indirect_selection"]) == (["build"], "cautious")
+            assert tasks[f"{g}.{PRODUCER}"]["operator"] == "DbtProducerWatcherOperator"
         assert tasks[f"{g}.cross_model_tests"]["operator"] == "DbtTestLocalOperator"
+
+
+def test_the_watcher_build_runs_each_models_tests_but_leaves_the_cross_model_tests(
+    tmp_path, manifest
+):
+    """The producer's one `dbt build` runs every node and each node's own tests (cosmos would
+    pass --resource-type seed/model/snapshot under TestBehavior.NONE and drop the tests), and
+    excludes exactly the tests `cross_model_tests` runs after every model."""
+    from fieldbooks.orchestration import cross_model_tests
+
+    bag = _describe(_env(tmp_path, None, FIELDBOOKS_DBT_EXECUTION="watcher"))
+    tasks = bag["dags"]["fieldbooks_sync"]["tasks"]
+    producer = tasks[f"company_default.transform.{PRODUCER}"]
+    assert producer["base_cmd"] == ["build"]
+    assert "--resource-type" not in producer["dbt_cmd_flags"]
+    assert producer["exclude"] == cross_model_tests(manifest)
+    # a producer that skips (a second try) lets the first node tasks build their node
+    # themselves; a failed one fails them, and the sync stops before validate
+    first = tasks["company_default.transform.stg_ops__invoices_run"]
+    assert first["trigger_rule"] == "none_failed"
+
+
+def test_the_dbt_execution_mode_comes_from_configuration():
+    from fieldbooks.orchestration import DEFAULT_DBT_EXECUTION, dbt_execution
+
+    assert dbt_execution({}) == DEFAULT_DBT_EXECUTION
+    assert dbt_execution({"FIELDBOOKS_DBT_EXECUTION": " Watcher "}) == "watcher"
+    assert dbt_execution({"FIELDBOOKS_DBT_EXECUTION": "local"}) == "local"
+    with pytest.raises(ValueError, match="watcher or local"):
+        dbt_execution({"FIELDBOOKS_DBT_EXECUTION": "kubernetes"})
 
 
 def test_cross_model_tests_are_the_tests_reading_several_nodes(manifest):
@@ -271,7 +355,7 @@ def test_the_manual_dags_change_nothing_themselves_and_hand_the_request_to_the_s
     """The watermark reset and the issue marking happen in fieldbooks_sync's extract_ops, in
     the company's warehouse pool: each manual DAG only checks its form and triggers the sync
     (no mapped task outside a pool, where DuckDB's lock or a running extract could undo it)."""
-    _, bag = setup
+    _, bag, _ = setup
     dag = bag["dags"][dag_id]
     assert dag["params"] == params
     assert set(dag["tasks"]) == {"sync_conf", "sync"}
