@@ -51,6 +51,18 @@ def settings(env):
     return s
 
 
+@pytest.fixture
+def south(tmp_path, monkeypatch):
+    """The company `south` of a companies file that also lists `north`."""
+    companies = tmp_path / "companies.toml"
+    companies.write_text("[companies.north]\n[companies.south]\n")
+    monkeypatch.setenv("FIELDBOOKS_HOME", str(tmp_path))
+    monkeypatch.setenv("FIELDBOOKS_COMPANIES_FILE", str(companies))
+    settings = load_company("south", connection=False).settings
+    settings.home.mkdir(parents=True)
+    return settings
+
+
 def _mark(settings, source: str, stream: str, realm: str = "") -> str | None:
     with connect(settings.warehouse_url) as wh:
         return get_watermark(wh, source, stream, realm)
@@ -138,13 +150,7 @@ def test_a_watermark_is_never_moved_forward(env):
     }
 
 
-def test_a_company_outside_the_runs_companies_is_not_reset(tmp_path, monkeypatch):
-    companies = tmp_path / "companies.toml"
-    companies.write_text("[companies.north]\n[companies.south]\n")
-    monkeypatch.setenv("FIELDBOOKS_HOME", str(tmp_path))
-    monkeypatch.setenv("FIELDBOOKS_COMPANIES_FILE", str(companies))
-    south = load_company("south", connection=False).settings
-    south.home.mkdir(parents=True)
+def test_a_company_outside_the_runs_companies_is_not_reset(south):
     _set(south, "ops", "invoices", "2026-03-01T00:00:00")
     resync = {"entities": ["invoices"], "since": None}
     assert apply_resync("south", resync, ["north"], south) is None
@@ -223,13 +229,7 @@ def test_extract_ops_puts_the_runs_chosen_issues_back_in_line_first(settings):
     assert _status(settings, other) == "open"
 
 
-def test_a_company_outside_the_runs_companies_retries_nothing(tmp_path, monkeypatch):
-    companies = tmp_path / "companies.toml"
-    companies.write_text("[companies.north]\n[companies.south]\n")
-    monkeypatch.setenv("FIELDBOOKS_HOME", str(tmp_path))
-    monkeypatch.setenv("FIELDBOOKS_COMPANIES_FILE", str(companies))
-    south = load_company("south", connection=False).settings
-    south.home.mkdir(parents=True)
+def test_a_company_outside_the_runs_companies_retries_nothing(south):
     issue = _raise(south, "7")
     assert apply_retry("south", {"issue_ids": [issue], "kinds": []}, ["north"], south) is None
     assert _status(south, issue) == "open"
