@@ -84,6 +84,29 @@ def test_settings_from_an_environment_connection(monkeypatch):
         qbo_settings_from_connection("fieldbooks_qbo_half", limits)
 
 
+def _start_connect(
+    args: list[str], env: dict[str, str], stdin: bool = False
+) -> tuple[subprocess.Popen, list[str]]:
+    """`fieldbooks connect --no-browser ARGS` started, and what it printed up to the
+    authorize address (its last line)."""
+    process = subprocess.Popen(
+        [PYTHON, "-m", "fieldbooks.cli", "connect", "--no-browser", *args],
+        env=env,
+        cwd=ROOT,
+        stdin=subprocess.PIPE if stdin else None,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    lines = []
+    for line in process.stdout:
+        lines.append(line)
+        if line.startswith("http"):
+            break
+    assert lines, process.communicate(timeout=30)[1][-3000:]
+    return process, lines
+
+
 @pytest.mark.slow
 def test_fieldbooks_connect_stores_a_working_connection(tmp_path):
     airflow_home = tmp_path / "airflow"
@@ -110,20 +133,7 @@ def test_fieldbooks_connect_stores_a_working_connection(tmp_path):
         assert migrate.returncode == 0, migrate.stderr[-3000:]
         migrated = time.monotonic()
 
-        connect = subprocess.Popen(
-            [PYTHON, "-m", "fieldbooks.cli", "connect", "--no-browser", "--timeout", "60"],
-            env=env,
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        lines = []
-        for line in connect.stdout:
-            lines.append(line)
-            if line.startswith("http"):
-                break
-        assert lines, connect.communicate(timeout=30)[1][-3000:]
+        connect, lines = _start_connect(["--timeout", "60"], env)
         url = lines[-1].strip()
         query = parse_qs(urlsplit(url).query)
         assert url.startswith(sandbox.base_url + "/oauth2/v1/authorize?")
@@ -169,22 +179,7 @@ def test_fieldbooks_connect_stores_a_working_connection(tmp_path):
 
         # the same company reconnected through a production app's https redirect URI: nothing
         # listens; the person pastes the address the sandbox sent the browser to
-        reconnect = subprocess.Popen(
-            [PYTHON, "-m", "fieldbooks.cli", "connect", "--no-browser"]
-            + ["--redirect-uri", HTTPS_REDIRECT],
-            env=env,
-            cwd=ROOT,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        again = []
-        for line in reconnect.stdout:
-            again.append(line)
-            if line.startswith("http"):
-                break
-        assert again, reconnect.communicate(timeout=30)[1][-3000:]
+        reconnect, again = _start_connect(["--redirect-uri", HTTPS_REDIRECT], env, stdin=True)
         assert parse_qs(urlsplit(again[-1]).query)["redirect_uri"] == [HTTPS_REDIRECT]
         out, err = reconnect.communicate(_sign_in(again[-1].strip()) + "\n", timeout=60)
         assert reconnect.returncode == 0, err[-3000:]
